@@ -1,7 +1,12 @@
 import { ByteReader, ByteWriter } from "../util/bytes.js";
 import { DecodeError } from "../util/errors.js";
 
-/** Largest value a QUIC variable-length integer can hold, 2^62-1 (RFC 9000 section 16). */
+/**
+ * Largest value a QUIC variable-length integer can hold, 2^62-1 (RFC 9000
+ * section 16). As a JS number it rounds to 2^62; encoders write it (and
+ * only it) as the all-ones 8-byte varint, so "unlimited" parameters such as
+ * RFC 9001 A.2's initial_max_data survive a round trip.
+ */
 export const VARINT_MAX = 2 ** 62 - 1;
 
 /**
@@ -71,6 +76,11 @@ export function writeVarintLen(w: ByteWriter, v: number, len: 1 | 2 | 4 | 8): vo
       w.u32((0x80000000 | v) >>> 0);
       return;
     case 8: {
+      if (v >= VARINT_MAX) {
+        w.u32(0xffffffff);
+        w.u32(0xffffffff);
+        return;
+      }
       const hi = Math.floor(v / 0x100000000);
       w.u32((0xc0000000 | hi) >>> 0);
       w.u32(v >>> 0);
@@ -99,6 +109,10 @@ export function putVarint(buf: Uint8Array, offset: number, v: number, len: 1 | 2
       buf[offset + 3] = v;
       return offset + 4;
     case 8: {
+      if (v >= VARINT_MAX) {
+        buf.fill(0xff, offset, offset + 8);
+        return offset + 8;
+      }
       const hi = Math.floor(v / 0x100000000);
       const lo = v >>> 0;
       buf[offset] = 0xc0 | (hi >>> 24);

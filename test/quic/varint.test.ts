@@ -38,3 +38,13 @@ test("varint rejects truncated input with a DecodeError", () => {
     assert.throws(() => readVarint(new ByteReader(fromHex(hex))), DecodeError);
   }
 });
+
+test("varint writes 2^62-1 (which rounds to 2^62 as a JS number) as the all-ones encoding", () => {
+  const w = new ByteWriter();
+  writeVarint(w, 2 ** 62 - 1);
+  assert.equal(toHex(w.view()), "ffffffffffffffff");
+  const buf = new Uint8Array(8);
+  putVarint(buf, 0, 2 ** 62 - 1);
+  assert.equal(toHex(buf), "ffffffffffffffff");
+  assert.equal(readVarint(new ByteReader(buf)), 2 ** 62);
+});
