@@ -62,6 +62,13 @@ export class RangeSet {
       this.ends.push(end);
       return end - start;
     }
+    // Fast path: extending the last range (in-order arrival) without splicing.
+    if (start >= this.starts[n - 1]!) {
+      const lastEnd = this.ends[n - 1]!;
+      if (end <= lastEnd) return 0;
+      this.ends[n - 1] = end;
+      return end - lastEnd;
+    }
     let i = this.lowerIndex(start);
     // Ranges i..j-1 touch or overlap [start, end).
     let j = i;
