@@ -1,0 +1,108 @@
+/**
+ * (EC)DHE key shares for the supported groups (RFC 8446 section 4.2.8):
+ * x25519 (RFC 7748) and the NIST curves secp256r1 / secp384r1 in
+ * uncompressed form (RFC 8446 section 4.2.8.2). Private keys come from the
+ * injected random source so handshakes can be replayed deterministically.
+ */
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, type ECDH, type KeyObject } from "node:crypto";
+import { concatBytes } from "../util/bytes.js";
+import { AlertDescription, TlsAlertError } from "./alerts.js";
+import type { GroupName } from "./constants.js";
+
+/** A source of random bytes. */
+export type RandomSource = (length: number) => Uint8Array;
+
+/** Our half of a key exchange. */
+export interface KeyShare {
+  /** Group of this share. */
+  readonly group: GroupName;
+  /** key_exchange bytes to send. */
+  readonly publicKey: Uint8Array;
+  /**
+   * The shared secret with the peer's key_exchange bytes. An invalid peer
+   * share (wrong length, point not on the curve, low-order point) is
+   * illegal_parameter (RFC 8446 section 4.2.8, 7.4.2).
+   */
+  computeSecret(peer: Uint8Array): Uint8Array;
+}
+
+// DER wrappers turning raw X25519 keys into PKCS#8 / SPKI (RFC 8410).
+const X25519_PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+]);
+const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+
+/** Public key length of each group (RFC 8446 section 4.2.8.2). */
+export const KEY_SHARE_LENGTH: Record<GroupName, number> = { x25519: 32, secp256r1: 65, secp384r1: 97 };
+
+function illegal(reason: string, cause?: unknown): TlsAlertError {
+  return new TlsAlertError(AlertDescription.illegal_parameter, reason, { cause });
+}
+
+function isZero(b: Uint8Array): boolean {
+  let acc = 0;
+  for (const x of b) acc |= x;
+  return acc === 0;
+}
+
+class X25519Share implements KeyShare {
+  readonly group = "x25519" as const;
+  readonly publicKey: Uint8Array;
+  private readonly privateKey: KeyObject;
+
+  constructor(random: RandomSource) {
+    const d = random(32);
+    this.privateKey = createPrivateKey({ key: Buffer.from(concatBytes(X25519_PKCS8_PREFIX, d)), format: "der", type: "pkcs8" });
+    const spki = createPublicKey(this.privateKey).export({ format: "der", type: "spki" });
+    this.publicKey = new Uint8Array(spki.subarray(spki.length - 32));
+  }
+
+  computeSecret(peer: Uint8Array): Uint8Array {
+    if (peer.length !== 32) throw illegal(`x25519 key share of ${peer.length} bytes`);
+    let secret: Uint8Array;
+    try {
+      const publicKey = createPublicKey({ key: Buffer.from(concatBytes(X25519_SPKI_PREFIX, peer)), format: "der", type: "spki" });
+      secret = new Uint8Array(diffieHellman({ privateKey: this.privateKey, publicKey }));
+    } catch (e) {
+      throw illegal("invalid x25519 key share", e);
+    }
+    // RFC 8446 section 7.4.2: abort on an all-zero X25519 output (low-order point).
+    if (isZero(secret)) throw illegal("x25519 shared secret is zero");
+    return secret;
+  }
+}
+
+class EcdhShare implements KeyShare {
+  readonly publicKey: Uint8Array;
+  private readonly ecdh: ECDH;
+
+  constructor(readonly group: "secp256r1" | "secp384r1", random: RandomSource) {
+    this.ecdh = createECDH(group === "secp256r1" ? "prime256v1" : "secp384r1");
+    const size = group === "secp256r1" ? 32 : 48;
+    // A scalar outside [1, n-1] is rejected by OpenSSL; draw again (probability ~2^-32 for P-256).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.ecdh.setPrivateKey(Buffer.from(random(size)));
+        break;
+      } catch (e) {
+        if (attempt > 16) throw e;
+      }
+    }
+    this.publicKey = new Uint8Array(this.ecdh.getPublicKey(null, "uncompressed"));
+  }
+
+  computeSecret(peer: Uint8Array): Uint8Array {
+    // UncompressedPointRepresentation: 0x04 || X || Y (RFC 8446 section 4.2.8.2).
+    if (peer.length !== KEY_SHARE_LENGTH[this.group] || peer[0] !== 4) throw illegal(`malformed ${this.group} key share`);
+    try {
+      return new Uint8Array(this.ecdh.computeSecret(Buffer.from(peer)));
+    } catch (e) {
+      throw illegal(`${this.group} key share is not a point on the curve`, e);
+    }
+  }
+}
+
+/** Generates a fresh key share for `group`. */
+export function generateKeyShare(group: GroupName, random: RandomSource): KeyShare {
+  return group === "x25519" ? new X25519Share(random) : new EcdhShare(group, random);
+}
