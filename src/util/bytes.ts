@@ -12,7 +12,11 @@ export class ByteReader {
   /** End of the readable window (exclusive). */
   end: number;
 
-  constructor(readonly bytes: Uint8Array, start = 0, end = bytes.length) {
+  /** The input, as a plain Uint8Array view (see {@link plainBytes}). */
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    this.bytes = plainBytes(bytes);
     this.offset = start;
     this.end = end;
   }
@@ -216,6 +220,16 @@ export class ByteWriter {
   view(): Uint8Array {
     return this.buf.subarray(0, this.length);
   }
+}
+
+/**
+ * The same memory as a plain Uint8Array. Node's Buffer overrides `slice` to
+ * return a view instead of a copy, so code that copies with `.slice()` must
+ * never hold a Buffer: every entry point that accepts bytes from outside
+ * (datagrams, application writes kept for later) normalises with this.
+ */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Concatenates byte arrays into a new one. */

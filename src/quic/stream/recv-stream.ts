@@ -308,7 +308,7 @@ export class RecvStream {
         return;
       }
     }
-    const chunk: Chunk = keepView ? { offset, data, owned: false } : { offset, data: data.slice(), owned: true };
+    const chunk: Chunk = keepView ? { offset, data, owned: false } : { offset, data: new Uint8Array(data), owned: true };
     if (i === chunks.length) chunks.push(chunk);
     else chunks.splice(i, 0, chunk);
   }

@@ -1,0 +1,191 @@
+import { randomBytes } from "node:crypto";
+import { equalBytes, toHex } from "../util/bytes.js";
+import { QuicTransportError, TransportErrorCode } from "./errors.js";
+export { statelessResetToken as resetTokenFor } from "./packet/stateless-reset.js";
+
+/** One connection ID with its sequence number and stateless reset token. */
+export interface ConnectionIdEntry {
+  sequence: number;
+  cid: Uint8Array;
+  /** Stateless reset token; absent for the handshake CIDs that carry none. */
+  resetToken?: Uint8Array;
+}
+
+/** A fresh random connection ID of `length` bytes. */
+export function randomConnectionId(length = 8): Uint8Array {
+  return new Uint8Array(randomBytes(length));
+}
+
+/**
+ * The connection IDs we issued to the peer, which it puts in the
+ * destination field to reach us (RFC 9000 section 5.1.1). Sequence 0 is the
+ * one from the handshake; later ones travel in NEW_CONNECTION_ID frames.
+ */
+export class LocalConnectionIds {
+  private readonly entries = new Map<number, ConnectionIdEntry>();
+  private nextSequence = 0;
+  /** Sequence numbers issued but not yet announced in NEW_CONNECTION_ID. */
+  readonly pendingAnnounce: number[] = [];
+
+  constructor(
+    private readonly generate: () => Uint8Array,
+    private readonly tokenFor: (cid: Uint8Array) => Uint8Array,
+  ) {}
+
+  /** Registers the handshake CID (sequence 0). */
+  addInitial(cid: Uint8Array, withToken: boolean): ConnectionIdEntry {
+    const e: ConnectionIdEntry = { sequence: this.nextSequence++, cid };
+    if (withToken) e.resetToken = this.tokenFor(cid);
+    this.entries.set(e.sequence, e);
+    return e;
+  }
+
+  /** Issues a new CID to announce with NEW_CONNECTION_ID. */
+  issue(): ConnectionIdEntry {
+    const cid = this.generate();
+    const e: ConnectionIdEntry = { sequence: this.nextSequence++, cid, resetToken: this.tokenFor(cid) };
+    this.entries.set(e.sequence, e);
+    this.pendingAnnounce.push(e.sequence);
+    return e;
+  }
+
+  /** Active (not retired) CIDs. */
+  get active(): ConnectionIdEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Number of active CIDs. */
+  get count(): number {
+    return this.entries.size;
+  }
+
+  /** Looks up an entry by sequence number. */
+  get(sequence: number): ConnectionIdEntry | undefined {
+    return this.entries.get(sequence);
+  }
+
+  /**
+   * Handles RETIRE_CONNECTION_ID (RFC 9000 section 19.16): a sequence number
+   * never issued is a PROTOCOL_VIOLATION, and so is retiring the CID the
+   * frame's own packet was sent to. Returns the retired entry, if it was active.
+   */
+  retire(sequence: number, packetDcid: Uint8Array): ConnectionIdEntry | undefined {
+    if (sequence >= this.nextSequence) {
+      throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, `RETIRE_CONNECTION_ID for unissued sequence ${sequence}`, 0x19);
+    }
+    const e = this.entries.get(sequence);
+    if (!e) return undefined;
+    if (equalBytes(e.cid, packetDcid)) {
+      throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, "RETIRE_CONNECTION_ID retires the CID its packet used", 0x19);
+    }
+    this.entries.delete(sequence);
+    return e;
+  }
+
+  /** True when `cid` is one of ours. */
+  has(cid: Uint8Array): boolean {
+    for (const e of this.entries.values()) if (equalBytes(e.cid, cid)) return true;
+    return false;
+  }
+}
+
+/**
+ * The connection IDs the peer issued to us, from which we pick the
+ * destination CID of our packets (RFC 9000 section 5.1.1 and 5.1.2).
+ */
+export class PeerConnectionIds {
+  private readonly entries = new Map<number, ConnectionIdEntry>();
+  /** The entry in use as destination. */
+  current: ConnectionIdEntry;
+  private retirePriorTo = 0;
+  /** Sequence numbers we must retire with RETIRE_CONNECTION_ID. */
+  readonly pendingRetire: number[] = [];
+
+  /**
+   * @param initial the peer's handshake CID (sequence 0)
+   * @param limit our active_connection_id_limit (RFC 9000 section 18.2)
+   */
+  constructor(initial: Uint8Array, private readonly limit: number) {
+    this.current = { sequence: 0, cid: initial };
+    this.entries.set(0, this.current);
+  }
+
+  /** Replaces the handshake CID (the server's SCID replaces the client's random DCID; Retry does too). */
+  replaceInitial(cid: Uint8Array): void {
+    this.current.cid = cid;
+  }
+
+  /** Sets the reset token of sequence 0 (from the server's stateless_reset_token parameter). */
+  setInitialResetToken(token: Uint8Array): void {
+    const e = this.entries.get(0);
+    if (e) e.resetToken = token;
+  }
+
+  /**
+   * Handles NEW_CONNECTION_ID (RFC 9000 section 19.15). Reusing a sequence
+   * number with a different CID is a PROTOCOL_VIOLATION; more active CIDs than
+   * our limit is CONNECTION_ID_LIMIT_ERROR; Retire Prior To retires older ones.
+   */
+  add(sequence: number, retirePriorTo: number, cid: Uint8Array, resetToken: Uint8Array): void {
+    const existing = this.entries.get(sequence);
+    if (existing) {
+      if (!equalBytes(existing.cid, cid) || (existing.resetToken && !equalBytes(existing.resetToken, resetToken))) {
+        throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, `NEW_CONNECTION_ID reuses sequence ${sequence} with another CID`, 0x18);
+      }
+      return;
+    }
+    for (const e of this.entries.values()) {
+      if (equalBytes(e.cid, cid)) {
+        throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, `NEW_CONNECTION_ID repeats CID ${toHex(cid)} under sequence ${sequence}`, 0x18);
+      }
+    }
+    if (sequence < this.retirePriorTo) {
+      // Already retired by an earlier Retire Prior To: retire it at once (RFC 9000 section 19.15).
+      this.pendingRetire.push(sequence);
+      return;
+    }
+    this.entries.set(sequence, { sequence, cid, resetToken });
+    if (retirePriorTo > this.retirePriorTo) {
+      this.retirePriorTo = retirePriorTo;
+      for (const seq of [...this.entries.keys()]) {
+        if (seq < retirePriorTo) {
+          this.entries.delete(seq);
+          this.pendingRetire.push(seq);
+        }
+      }
+    }
+    if (this.entries.size > this.limit) {
+      throw new QuicTransportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, `peer has ${this.entries.size} active CIDs, limit ${this.limit}`, 0x18);
+    }
+    if (!this.entries.has(this.current.sequence)) this.current = this.lowest()!;
+  }
+
+  /** Switches to an unused CID (for migration); returns false when none is spare. The old one is retired. */
+  rotate(): boolean {
+    let next: ConnectionIdEntry | undefined;
+    for (const e of this.entries.values()) if (e.sequence > this.current.sequence && (!next || e.sequence < next.sequence)) next = e;
+    if (!next) return false;
+    this.entries.delete(this.current.sequence);
+    this.pendingRetire.push(this.current.sequence);
+    this.current = next;
+    return true;
+  }
+
+  /** Number of unused CIDs available for new paths. */
+  get spare(): number {
+    return this.entries.size - 1;
+  }
+
+  /** True when `token` is the stateless reset token of any active peer CID (constant time per entry). */
+  isResetToken(token: Uint8Array): boolean {
+    let hit = false;
+    for (const e of this.entries.values()) if (e.resetToken && equalBytes(e.resetToken, token)) hit = true;
+    return hit;
+  }
+
+  private lowest(): ConnectionIdEntry | undefined {
+    let best: ConnectionIdEntry | undefined;
+    for (const e of this.entries.values()) if (!best || e.sequence < best.sequence) best = e;
+    return best;
+  }
+}

@@ -1,0 +1,149 @@
+import type { TlsClientConfig } from "../tls/client.js";
+import type { TlsServerConfig } from "../tls/server.js";
+import type { CongestionAlgorithm } from "./recovery/congestion.js";
+import { QUIC_V1 } from "./packet/version.js";
+
+/**
+ * Transport settings we advertise or enforce, in friendly units
+ * (milliseconds and bytes). They become our transport parameters
+ * (RFC 9000 section 18.2).
+ */
+export interface TransportSettings {
+  /** max_idle_timeout in ms; 0 disables (RFC 9000 section 10.1). Default 30 s. */
+  maxIdleTimeout: number;
+  /** max_udp_payload_size we are willing to receive (RFC 9000 section 18.2). Default 65527. */
+  maxUdpPayloadSize: number;
+  /** initial_max_data: connection receive window. Default 1 MiB (auto-tuned up to `maxConnectionWindow`). */
+  initialMaxData: number;
+  /** initial_max_stream_data_bidi_local. Default 256 KiB (auto-tuned up to `maxStreamWindow`). */
+  initialMaxStreamDataBidiLocal: number;
+  /** initial_max_stream_data_bidi_remote. Default 256 KiB. */
+  initialMaxStreamDataBidiRemote: number;
+  /** initial_max_stream_data_uni. Default 256 KiB. */
+  initialMaxStreamDataUni: number;
+  /** initial_max_streams_bidi: bidirectional streams the peer may open at once. Default 100. */
+  initialMaxStreamsBidi: number;
+  /** initial_max_streams_uni. Default 100. */
+  initialMaxStreamsUni: number;
+  /** ack_delay_exponent (RFC 9000 section 18.2). Default 3. */
+  ackDelayExponent: number;
+  /** max_ack_delay in ms (RFC 9000 section 18.2). Default 25. */
+  maxAckDelay: number;
+  /** disable_active_migration. Default false. */
+  disableActiveMigration: boolean;
+  /** active_connection_id_limit: peer CIDs we are willing to store. Default 4. */
+  activeConnectionIdLimit: number;
+  /** max_datagram_frame_size (RFC 9221); 0 disables DATAGRAM frames. Default 0. */
+  maxDatagramFrameSize: number;
+}
+
+/** Defaults of {@link TransportSettings}. */
+export const DEFAULT_TRANSPORT_SETTINGS: Readonly<TransportSettings> = Object.freeze({
+  maxIdleTimeout: 30_000,
+  maxUdpPayloadSize: 65527,
+  initialMaxData: 1024 * 1024,
+  initialMaxStreamDataBidiLocal: 256 * 1024,
+  initialMaxStreamDataBidiRemote: 256 * 1024,
+  initialMaxStreamDataUni: 256 * 1024,
+  initialMaxStreamsBidi: 100,
+  initialMaxStreamsUni: 100,
+  ackDelayExponent: 3,
+  maxAckDelay: 25,
+  disableActiveMigration: false,
+  activeConnectionIdLimit: 4,
+  maxDatagramFrameSize: 0,
+});
+
+/** TLS options of a client connection; the connection fills in ALPN and transport parameters. */
+export type ClientTlsOptions = Omit<TlsClientConfig, "alpnProtocols" | "quicTransportParameters" | "mode">;
+/** TLS options of a server connection; the connection fills in ALPN and transport parameters. */
+export type ServerTlsOptions = Omit<TlsServerConfig, "alpnProtocols" | "quicTransportParameters" | "mode">;
+
+/**
+ * Configuration shared by many connections (quiche's `Config`): TLS
+ * settings, ALPN protocols, transport parameters, congestion control and
+ * limits. Every field has a default except the ALPN list.
+ */
+export interface ConnectionConfig {
+  /** Application protocols in preference order (RFC 9001 section 8.1 makes ALPN mandatory). */
+  alpn: string[];
+  /** TLS settings for client connections. */
+  clientTls?: ClientTlsOptions;
+  /** TLS settings for server connections (certificate and key at least). */
+  serverTls?: ServerTlsOptions;
+  /** Transport parameters; unspecified fields take {@link DEFAULT_TRANSPORT_SETTINGS}. */
+  transport?: Partial<TransportSettings>;
+  /** Congestion controller. Default "reno" (RFC 9002 section 7). */
+  congestionControl?: CongestionAlgorithm;
+  /** Largest UDP payload we send. Default 1200, the size every path must carry (RFC 9000 section 14). */
+  maxSendUdpPayloadSize?: number;
+  /** Ceiling of a stream's auto-tuned receive window. Default 16 MiB. */
+  maxStreamWindow?: number;
+  /** Ceiling of the connection's auto-tuned receive window. Default 24 MiB. */
+  maxConnectionWindow?: number;
+  /** Per-stream send buffer high-water mark for backpressure. Default 1 MiB. */
+  streamHighWaterMark?: number;
+  /** Hard cap on bytes buffered for sending per connection. Default 32 MiB. */
+  maxSendBuffer?: number;
+  /** The handshake must complete within this many ms. Default 10 s. */
+  handshakeTimeout?: number;
+  /** RTT assumed before the first sample, ms (RFC 9002 section 6.2.2). Default 333. */
+  initialRtt?: number;
+  /** Length of the connection IDs we issue (1..20). Default 8. */
+  connectionIdLength?: number;
+  /** QUIC versions in preference order. Default [v1]. */
+  versions?: number[];
+  /** Receives SSLKEYLOGFILE lines for each connection. */
+  keylog?: (line: string) => void;
+  /** Packets ahead of the keys to decrypt them that a connection buffers (RFC 9001 section 5.7). Default 16. */
+  maxUndecryptablePackets?: number;
+}
+
+/** A configuration with every default applied. */
+export interface ResolvedConfig {
+  alpn: string[];
+  clientTls: ClientTlsOptions;
+  serverTls: ServerTlsOptions | undefined;
+  transport: TransportSettings;
+  congestionControl: CongestionAlgorithm;
+  maxSendUdpPayloadSize: number;
+  maxStreamWindow: number;
+  maxConnectionWindow: number;
+  streamHighWaterMark: number;
+  maxSendBuffer: number;
+  handshakeTimeout: number;
+  initialRtt: number;
+  connectionIdLength: number;
+  versions: number[];
+  keylog: ((line: string) => void) | undefined;
+  maxUndecryptablePackets: number;
+}
+
+/** Applies defaults and checks ranges; throws TypeError naming the bad option. */
+export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
+  if (!Array.isArray(c.alpn) || c.alpn.length === 0) throw new TypeError("config.alpn must list at least one application protocol");
+  const transport: TransportSettings = { ...DEFAULT_TRANSPORT_SETTINGS, ...(c.transport ?? {}) };
+  const cidLength = c.connectionIdLength ?? 8;
+  if (!(cidLength >= 1 && cidLength <= 20)) throw new TypeError("config.connectionIdLength must be 1..20");
+  const maxSend = c.maxSendUdpPayloadSize ?? 1200;
+  if (!(maxSend >= 1200 && maxSend <= 65527)) throw new TypeError("config.maxSendUdpPayloadSize must be 1200..65527");
+  if (transport.activeConnectionIdLimit < 2) throw new TypeError("transport.activeConnectionIdLimit must be at least 2");
+  return {
+    alpn: c.alpn,
+    clientTls: c.clientTls ?? {},
+    serverTls: c.serverTls,
+    transport,
+    congestionControl: c.congestionControl ?? "reno",
+    maxSendUdpPayloadSize: maxSend,
+    maxStreamWindow: c.maxStreamWindow ?? 16 * 1024 * 1024,
+    maxConnectionWindow: c.maxConnectionWindow ?? 24 * 1024 * 1024,
+    streamHighWaterMark: c.streamHighWaterMark ?? 1024 * 1024,
+    maxSendBuffer: c.maxSendBuffer ?? 32 * 1024 * 1024,
+    handshakeTimeout: c.handshakeTimeout ?? 10_000,
+    initialRtt: c.initialRtt ?? 333,
+    connectionIdLength: cidLength,
+    versions: c.versions ?? [QUIC_V1.number],
+    keylog: c.keylog,
+    maxUndecryptablePackets: c.maxUndecryptablePackets ?? 16,
+  };
+}

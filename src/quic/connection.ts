@@ -1,0 +1,1842 @@
+import { randomBytes } from "node:crypto";
+import type { CipherSuite } from "../crypto/suites.js";
+import { TLS_AES_128_GCM_SHA256 } from "../crypto/suites.js";
+import { TlsAlertError } from "../tls/alerts.js";
+import { TlsClient } from "../tls/client.js";
+import type { EncryptionLevel, TlsEngine } from "../tls/engine.js";
+import { TlsServer } from "../tls/server.js";
+import type { SessionTicket } from "../tls/ticket.js";
+import { equalBytes, plainBytes } from "../util/bytes.js";
+import { DecodeError, TsquicError } from "../util/errors.js";
+import { LocalConnectionIds, PeerConnectionIds, randomConnectionId } from "./cid.js";
+import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "./config.js";
+import { CryptoReceiver, CryptoSender } from "./crypto-stream.js";
+import { QuicTransportError, TransportErrorCode, transportErrorName } from "./errors.js";
+import {
+  FrameType,
+  PAYLOAD_ACK_ELICITING,
+  PacketType as FramePacketType,
+  ackRangesThatFit,
+  closeReasonText,
+  cryptoFrameHeaderSize,
+  maxCryptoDataLength,
+  parseFrames,
+  putAckFrameForRanges,
+  putCryptoFrame,
+  putFrame,
+  putStreamFrame,
+  frameSize,
+  type Frame,
+} from "./frames/index.js";
+import {
+  PacketProtection,
+  PacketType,
+  UnprotectedPacket,
+  deriveInitialSecrets,
+  nextKeyPhaseSecret,
+  packetNumberLength,
+  parsePacketHeader,
+  parseVersionNegotiation,
+  patchLongHeaderLength,
+  matchStatelessReset,
+  validateRetry,
+  writeLongHeader,
+  writeShortHeader,
+  LongPacketType,
+  getQuicVersion,
+  PacketDecryptError,
+  MIN_PN_AND_PAYLOAD_LENGTH,
+  MIN_STATELESS_RESET_LENGTH,
+  AEAD_TAG_LENGTH,
+  statelessResetToken as resetTokenForKey,
+  type PacketHeader,
+  type QuicVersion,
+} from "./packet/index.js";
+import { AckTracker } from "./recovery/ack-tracker.js";
+import { PacketNumberSpace } from "./recovery/constants.js";
+import { LossDetection, TimeoutAction, type LossDetectionHandler } from "./recovery/loss-detection.js";
+import { SentPacket } from "./recovery/sent-packet.js";
+import { StreamManager, type Stream, type StreamEvent } from "./stream/manager.js";
+import type { StreamControlFrame } from "./stream/frames.js";
+import type { ReadResult } from "./stream/recv-stream.js";
+import {
+  checkConnectionIdParameters,
+  decodeTransportParameters,
+  defaultTransportParameters,
+  encodeTransportParameters,
+  type TransportParameters,
+} from "./transport-params.js";
+import { formatAddress, type OutgoingDatagram, type PathInfo, type SansIo, type SocketAddress } from "./types.js";
+
+/** Smallest datagram carrying a client's Initial packet (RFC 9000 section 14.1). */
+const MIN_INITIAL_SIZE = 1200;
+
+/** Anti-amplification factor before address validation (RFC 9000 section 8.1). */
+const AMPLIFICATION_FACTOR = 3;
+
+/** Closing and draining last three PTOs (RFC 9000 section 10.2); old 1-RTT read keys are kept as long (RFC 9001 section 6.5). */
+const CLOSE_PTO_MULTIPLIER = 3;
+
+/** Smallest room worth starting a packet in: header, a frame and the AEAD tag. */
+const MIN_PACKET_ROOM = 64;
+
+/** PATH_RESPONSE frames queued at most; further challenges before we send are ignored (RFC 9000 section 8.2.2 allows it). */
+const MAX_PENDING_PATH_RESPONSES = 4;
+
+const EMPTY_CID = new Uint8Array(0);
+
+/** Packet number spaces, in the order packets are coalesced (RFC 9000 section 12.2). */
+const SPACES = [PacketNumberSpace.Initial, PacketNumberSpace.Handshake, PacketNumberSpace.Application] as const;
+
+/** The lifecycle of a connection (RFC 9000 section 10). */
+export type ConnectionState = "handshake" | "established" | "closing" | "draining" | "closed";
+
+/** Why a connection ended, as reported to the application. */
+export interface CloseInfo {
+  /** Transport error code (application: false) or application error code (application: true). */
+  errorCode: number;
+  /** True for an application close (CONNECTION_CLOSE type 0x1d). */
+  application: boolean;
+  /** Reason phrase. */
+  reason: string;
+  /** True when the peer closed the connection, false when we did. */
+  remote: boolean;
+  /** The error that describes the close (undefined for a clean NO_ERROR / code 0 close). */
+  error?: TsquicError;
+}
+
+/** A connection-level failure the application sees: says what happened and carries the QUIC code. */
+export class QuicConnectionError extends TsquicError {
+  /** Transport or application error code. */
+  readonly errorCode: number;
+  /** True for application error codes. */
+  readonly application: boolean;
+  /** True when the peer raised it. */
+  readonly remote: boolean;
+
+  constructor(code: string, message: string, errorCode: number, application: boolean, remote: boolean, cause?: unknown) {
+    super(code, message, { cause });
+    this.errorCode = errorCode;
+    this.application = application;
+    this.remote = remote;
+  }
+}
+
+/** Events the connection queues for its driver and API layer; drain them with {@link Connection.poll}. */
+export type ConnectionEvent =
+  | StreamEvent
+  /** The handshake completed (client: Finished sent; server: client Finished verified). */
+  | { type: "handshake_done" }
+  /** A session ticket for resumption arrived (client). */
+  | { type: "session_ticket"; ticket: SessionTicket }
+  /** The connection entered closing or draining, or ended silently (idle timeout, stateless reset). */
+  | { type: "connection_closed"; info: CloseInfo };
+
+/** Statistics of a connection (RFC 9002 names where they exist). */
+export interface ConnectionStats {
+  latestRtt: number;
+  minRtt: number;
+  smoothedRtt: number;
+  rttVariance: number;
+  congestionWindow: number;
+  bytesInFlight: number;
+  bytesSent: number;
+  bytesReceived: number;
+  packetsSent: number;
+  packetsReceived: number;
+  packetsLost: number;
+  bytesLost: number;
+  packetsDropped: number;
+  retransmittedBytes: number;
+  ptoCount: number;
+  congestionEvents: number;
+  handshakeDuration: number | undefined;
+  keyUpdates: number;
+  /** DATA_BLOCKED, STREAM_DATA_BLOCKED and STREAMS_BLOCKED frames sent (RFC 9000 sections 19.12-19.14). */
+  blockedFramesSent: { data: number; streamData: number; streams: number };
+  /** The same frames received from the peer. */
+  blockedFramesReceived: { data: number; streamData: number; streams: number };
+}
+
+/** What a sent packet carried that may need sending again (RFC 9000 section 13.3). */
+type SentFrame =
+  | { k: "stream"; id: number; offset: number; length: number; fin: boolean }
+  | { k: "crypto"; offset: number; length: number }
+  | { k: "control"; f: StreamControlFrame }
+  | { k: "handshake_done" }
+  | { k: "new_cid"; seq: number }
+  | { k: "retire_cid"; seq: number }
+  | { k: "ping" };
+
+/** Keys of one packet number space. */
+interface SpaceKeys {
+  read: PacketProtection | undefined;
+  write: PacketProtection | undefined;
+}
+
+/** Per packet-number-space state. */
+class SpaceState {
+  readonly keys: SpaceKeys = { read: undefined, write: undefined };
+  readonly ack: AckTracker;
+  readonly cryptoSend = new CryptoSender();
+  readonly cryptoRecv = new CryptoReceiver();
+  nextPn = 0;
+  discarded = false;
+  /** Largest packet number successfully processed, for packet number decoding. */
+  largestRecv = -1;
+
+  constructor(space: PacketNumberSpace, maxAckDelay: number, ackDelayExponent: number) {
+    this.ack = new AckTracker(space, { maxAckDelay, ackDelayExponent });
+  }
+}
+
+/** Options to create a client connection. */
+export interface ClientConnectionOptions {
+  /** Shared configuration. */
+  config: ConnectionConfig | ResolvedConfig;
+  /** Server name for SNI and certificate verification (may be an IP literal). */
+  serverName?: string;
+  /** The server's address. */
+  remote: SocketAddress;
+  /** Our local address (informational). */
+  local?: SocketAddress;
+  /** Time of creation (ms). */
+  now: number;
+  /** Our source connection ID (random when absent). */
+  scid?: Uint8Array;
+  /** The destination connection ID of our first Initial (random, at least 8 bytes, RFC 9000 section 7.2). */
+  dcid?: Uint8Array;
+  /** Stateless reset token key, for NEW_CONNECTION_ID tokens. */
+  statelessResetKey?: Uint8Array;
+  /** A session ticket for resumption. */
+  sessionTicket?: SessionTicket | Uint8Array;
+}
+
+/** Options to create a server connection from a client's first Initial. */
+export interface ServerConnectionOptions {
+  config: ConnectionConfig | ResolvedConfig;
+  /** The client's address. */
+  remote: SocketAddress;
+  local?: SocketAddress;
+  now: number;
+  /** Our source connection ID (chosen by the endpoint, used for routing). */
+  scid: Uint8Array;
+  /** The DCID of the client's first Initial: the original DCID (or the Retry's SCID after a Retry). */
+  initialDcid: Uint8Array;
+  /** The client's SCID from its Initial. */
+  peerScid: Uint8Array;
+  /** QUIC version of the client's Initial. */
+  version: number;
+  /** When the endpoint validated a Retry token: the original DCID and that the address is validated. */
+  retry?: { originalDcid: Uint8Array; retrySourceCid: Uint8Array };
+  /** The endpoint's stateless reset key (tokens for our CIDs). */
+  statelessResetKey: Uint8Array;
+  /** Registers and unregisters CIDs with the endpoint's routing table. */
+  onCidIssued?: (cid: Uint8Array) => void;
+}
+
+function isResolved(c: ConnectionConfig | ResolvedConfig): c is ResolvedConfig {
+  return typeof (c as ResolvedConfig).connectionIdLength === "number" && typeof (c as ResolvedConfig).handshakeTimeout === "number" && "maxUndecryptablePackets" in c;
+}
+
+const LEVEL_OF_SPACE: Record<PacketNumberSpace, EncryptionLevel> = {
+  [PacketNumberSpace.Initial]: "initial",
+  [PacketNumberSpace.Handshake]: "handshake",
+  [PacketNumberSpace.Application]: "oneRtt",
+};
+
+/**
+ * One QUIC connection, sans-IO (after quiche's `Connection`): feed it
+ * datagrams with {@link recv}, pull datagrams with {@link send}, ask for
+ * the next deadline with {@link timeout} and call {@link onTimeout} when it
+ * passes. It never reads a clock, opens a socket or sets a timer; events
+ * queue up for {@link poll}.
+ */
+export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
+  /** "client" or "server". */
+  readonly role: "client" | "server";
+  /** Resolved configuration. */
+  readonly config: ResolvedConfig;
+  /** The negotiated QUIC version. */
+  version: QuicVersion;
+  /** Lifecycle state. */
+  state: ConnectionState = "handshake";
+  /** The peer's current address. */
+  remote: SocketAddress;
+  /** Our local address, when known. */
+  local: SocketAddress | undefined;
+  /** Why the connection ended, once it has. */
+  closeInfo: CloseInfo | undefined;
+  /** The streams of this connection. */
+  readonly streams: StreamManager;
+  /** The TLS engine. */
+  readonly tls: TlsEngine;
+  /** Loss detection, congestion control and pacing. */
+  readonly recovery: LossDetection<SentFrame[]>;
+  /** Our CIDs (the peer's destination CIDs). */
+  readonly localCids: LocalConnectionIds;
+  /** The peer's CIDs (our destination CIDs). */
+  readonly peerCids: PeerConnectionIds;
+  /** The peer's transport parameters, after the handshake delivered them. */
+  peerParams: TransportParameters | undefined;
+  /** Our transport parameters. */
+  readonly localParams: TransportParameters;
+
+  private readonly spaces: [SpaceState, SpaceState, SpaceState];
+  private readonly events: ConnectionEvent[] = [];
+  private readonly unprotected = new UnprotectedPacket();
+
+  // Handshake progress.
+  private handshakeComplete = false;
+  private handshakeConfirmed = false;
+  private handshakeDoneToSend = false;
+  private readonly createdAt: number;
+  private handshakeDuration: number | undefined;
+  /** Client: the DCID of the first Initial (for Retry and transport parameter checks). */
+  private readonly originalDcid: Uint8Array;
+  private retrySourceCid: Uint8Array | undefined;
+  private retryToken: Uint8Array | undefined;
+  private receivedFirstServerPacket = false;
+
+  // Address validation and anti-amplification (RFC 9000 section 8.1).
+  private addressValidated: boolean;
+  private bytesReceivedUnvalidated = 0;
+  private bytesSentUnvalidated = 0;
+
+  // 1-RTT key update (RFC 9001 section 6).
+  /** Key phase of the current read keys. */
+  private readKeyPhase: 0 | 1 = 0;
+  /** Key phase of the current write keys; ahead of the read phase while our update awaits the peer's answer. */
+  private writeKeyPhase: 0 | 1 = 0;
+  private readSecret: Uint8Array | undefined;
+  private writeSecret: Uint8Array | undefined;
+  private suite: CipherSuite | undefined;
+  /** Read keys of the next phase, derived in advance. */
+  private nextRead: PacketProtection | undefined;
+  private nextReadSecret: Uint8Array | undefined;
+  /** Read keys of the previous phase, kept for late packets until {@link prevReadDiscardAt}. */
+  private prevRead: PacketProtection | undefined;
+  private prevReadDiscardAt = Infinity;
+  /** First packet number received in the current read phase: lower ones belong to the previous phase (RFC 9001 section 6.5). */
+  private keyPhaseFirstRecvPn = 0;
+  /** Write keys rotated (updates we started plus those we answered). */
+  private keyUpdates = 0;
+  /** First packet number sent in the current key phase; an ACK of it allows another update. */
+  private keyPhaseFirstPn = 0;
+  private keyPhaseAcked = true;
+  /** We started an update and have not yet received a packet of the new phase. */
+  private pendingLocalUpdate = false;
+
+  // Timers.
+  private idleDeadline = Infinity;
+  private closeDeadline = Infinity;
+  private handshakeDeadline = Infinity;
+  private lastAckElicitingSentAfterRecv = false;
+
+  // Closing (RFC 9000 section 10.2).
+  private closeFrame: { application: boolean; errorCode: number; frameType: number; reason: Uint8Array } | undefined;
+  private closeToSend = false;
+
+  // Probes and pings.
+  private pingPending = [false, false, false];
+
+  // Statistics.
+  private bytesReceived = 0;
+  private packetsReceived = 0;
+  private packetsDropped = 0;
+  private retransmittedBytes = 0;
+
+  private undecryptable: Array<{ data: Uint8Array; path: PathInfo }> = [];
+  private readonly statelessResetKey: Uint8Array;
+  private readonly onCidIssued: ((cid: Uint8Array) => void) | undefined;
+
+  private constructor(
+    role: "client" | "server",
+    config: ResolvedConfig,
+    remote: SocketAddress,
+    local: SocketAddress | undefined,
+    now: number,
+    scid: Uint8Array,
+    dcid: Uint8Array,
+    version: QuicVersion,
+    statelessResetKey: Uint8Array,
+    onCidIssued: ((cid: Uint8Array) => void) | undefined,
+  ) {
+    this.role = role;
+    this.config = config;
+    this.remote = remote;
+    this.local = local;
+    this.createdAt = now;
+    this.version = version;
+    this.statelessResetKey = statelessResetKey;
+    this.onCidIssued = onCidIssued;
+    this.addressValidated = role === "client";
+    this.originalDcid = dcid;
+    const t = config.transport;
+    this.frameOptions = { maxDatagramFrameSize: t.maxDatagramFrameSize, ackFrequency: false };
+    this.spaces = [
+      new SpaceState(PacketNumberSpace.Initial, 0, t.ackDelayExponent),
+      new SpaceState(PacketNumberSpace.Handshake, 0, t.ackDelayExponent),
+      new SpaceState(PacketNumberSpace.Application, t.maxAckDelay, t.ackDelayExponent),
+    ];
+    this.recovery = new LossDetection<SentFrame[]>(this, {
+      isServer: role === "server",
+      congestionControl: config.congestionControl,
+      maxDatagramSize: MIN_INITIAL_SIZE,
+      initialRtt: config.initialRtt,
+    });
+    for (const s of SPACES) this.recovery.attachAckTracker(s, this.spaces[s].ack);
+    this.localCids = new LocalConnectionIds(
+      () => randomConnectionId(config.connectionIdLength),
+      (cid) => resetTokenForKey(this.statelessResetKey, cid),
+    );
+    this.peerCids = new PeerConnectionIds(dcid, t.activeConnectionIdLimit);
+    this.localCids.addInitial(scid, role === "server");
+    this.streams = new StreamManager({
+      isClient: role === "client",
+      local: {
+        initialMaxData: t.initialMaxData,
+        initialMaxStreamDataBidiLocal: t.initialMaxStreamDataBidiLocal,
+        initialMaxStreamDataBidiRemote: t.initialMaxStreamDataBidiRemote,
+        initialMaxStreamDataUni: t.initialMaxStreamDataUni,
+        initialMaxStreamsBidi: t.initialMaxStreamsBidi,
+        initialMaxStreamsUni: t.initialMaxStreamsUni,
+      },
+      maxStreamWindow: config.maxStreamWindow,
+      maxConnectionWindow: config.maxConnectionWindow,
+      streamHighWaterMark: config.streamHighWaterMark,
+      maxSendBuffer: config.maxSendBuffer,
+    });
+    const p = defaultTransportParameters();
+    p.maxIdleTimeout = t.maxIdleTimeout;
+    p.maxUdpPayloadSize = t.maxUdpPayloadSize;
+    p.initialMaxData = t.initialMaxData;
+    p.initialMaxStreamDataBidiLocal = t.initialMaxStreamDataBidiLocal;
+    p.initialMaxStreamDataBidiRemote = t.initialMaxStreamDataBidiRemote;
+    p.initialMaxStreamDataUni = t.initialMaxStreamDataUni;
+    p.initialMaxStreamsBidi = t.initialMaxStreamsBidi;
+    p.initialMaxStreamsUni = t.initialMaxStreamsUni;
+    p.ackDelayExponent = t.ackDelayExponent;
+    p.maxAckDelay = t.maxAckDelay;
+    p.disableActiveMigration = t.disableActiveMigration;
+    p.activeConnectionIdLimit = t.activeConnectionIdLimit;
+    if (t.maxDatagramFrameSize > 0) p.maxDatagramFrameSize = t.maxDatagramFrameSize;
+    p.initialSourceConnectionId = scid;
+    this.localParams = p;
+    this.handshakeDeadline = now + config.handshakeTimeout;
+    this.installInitialKeys(dcid);
+    // The TLS engine is created by the role-specific factory below.
+    this.tls = undefined as unknown as TlsEngine;
+  }
+
+  /** Creates a client connection and queues its first Initial (RFC 9000 section 7). */
+  static connect(o: ClientConnectionOptions): Connection {
+    const config = isResolved(o.config) ? o.config : resolveConfig(o.config);
+    const version = getQuicVersion(config.versions[0]!) ?? (getQuicVersion(1) as QuicVersion);
+    const scid = o.scid ?? randomConnectionId(config.connectionIdLength);
+    // The first DCID is random and at least 8 bytes (RFC 9000 section 7.2).
+    const dcid = o.dcid ?? randomConnectionId(Math.max(8, config.connectionIdLength));
+    const key = o.statelessResetKey ?? new Uint8Array(randomBytes(32));
+    const c = new Connection("client", config, o.remote, o.local, o.now, scid, dcid, version, key, undefined);
+    const tls = new TlsClient({
+      ...config.clientTls,
+      serverName: o.serverName ?? config.clientTls.serverName,
+      alpnProtocols: config.alpn,
+      quicTransportParameters: encodeTransportParameters(c.localParams, "client"),
+      ...(o.sessionTicket ? { sessionTicket: o.sessionTicket } : {}),
+      ...(config.keylog ? { keyLog: true } : {}),
+    });
+    (c as { tls: TlsEngine }).tls = tls;
+    c.guard(() => {
+      tls.start(o.now);
+      c.drainTls(o.now);
+    });
+    c.idleDeadline = o.now + c.config.handshakeTimeout;
+    return c;
+  }
+
+  /** Creates a server connection for a client's first Initial; the endpoint then passes that datagram to {@link recv}. */
+  static accept(o: ServerConnectionOptions): Connection {
+    const config = isResolved(o.config) ? o.config : resolveConfig(o.config);
+    if (!config.serverTls) throw new TypeError("a server connection needs config.serverTls (certificate and key)");
+    const version = getQuicVersion(o.version);
+    if (!version) throw new RangeError(`unsupported QUIC version 0x${o.version.toString(16)}`);
+    const c = new Connection("server", config, o.remote, o.local, o.now, o.scid, o.peerScid, version, o.statelessResetKey, o.onCidIssued);
+    // Initial keys come from the DCID the client chose (RFC 9001 section 5.2).
+    c.installInitialKeys(o.initialDcid);
+    c.localParams.originalDestinationConnectionId = o.retry ? o.retry.originalDcid : o.initialDcid;
+    if (o.retry) {
+      c.localParams.retrySourceConnectionId = o.retry.retrySourceCid;
+      c.addressValidated = true;
+    }
+    c.localParams.statelessResetToken = c.localCids.get(0)!.resetToken;
+    const tls = new TlsServer({
+      ...config.serverTls,
+      alpnProtocols: config.alpn,
+      quicTransportParameters: encodeTransportParameters(c.localParams, "server"),
+      ...(config.keylog ? { keyLog: true } : {}),
+    });
+    (c as { tls: TlsEngine }).tls = tls;
+    c.idleDeadline = o.now + c.config.handshakeTimeout;
+    return c;
+  }
+
+  // ---------------------------------------------------------------------
+  // Public API: state
+
+  /** Our connection IDs, for the endpoint's routing table. */
+  get sourceConnectionIds(): Uint8Array[] {
+    return this.localCids.active.map((e) => e.cid);
+  }
+
+  /**
+   * True once the handshake is confirmed (RFC 9001 section 4.1.2): the
+   * server at completion, the client on HANDSHAKE_DONE or an
+   * acknowledgement of one of its 1-RTT packets.
+   */
+  get isHandshakeConfirmed(): boolean {
+    return this.handshakeConfirmed;
+  }
+
+  /** True once the peer's address is validated (RFC 9000 section 8.1); always true for a client. */
+  get isAddressValidated(): boolean {
+    return this.addressValidated;
+  }
+
+  /** True while keys of `level` are installed in either direction; false before and after (RFC 9001 section 4.9). */
+  hasKeys(level: "initial" | "handshake" | "oneRtt"): boolean {
+    const k = this.spaces[level === "initial" ? 0 : level === "handshake" ? 1 : 2].keys;
+    return k.read !== undefined || k.write !== undefined;
+  }
+
+  /**
+   * True while the 1-RTT read keys of the previous key phase are kept for
+   * late packets after a key update (at most three PTOs, RFC 9001 section 6.5).
+   */
+  get hasPreviousReadKeys(): boolean {
+    return this.prevRead !== undefined;
+  }
+
+  /** Key phase bit of the 1-RTT packets we send now (RFC 9001 section 6). */
+  get keyPhase(): 0 | 1 {
+    return this.writeKeyPhase;
+  }
+
+  /** True once the handshake completed. */
+  get isEstablished(): boolean {
+    return this.handshakeComplete && this.state === "established";
+  }
+
+  /** True when the connection is gone for good and its state can be freed. */
+  get isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** True in the closing or draining states, or closed. */
+  get isClosing(): boolean {
+    return this.state === "closing" || this.state === "draining" || this.state === "closed";
+  }
+
+  /** The negotiated ALPN protocol. */
+  get alpnProtocol(): string | undefined {
+    return this.tls.alpnProtocol;
+  }
+
+  /** Next queued event, or undefined. Stream events come from the stream layer. */
+  poll(): ConnectionEvent | undefined {
+    // connection_closed is always last, so the stream events it ends are seen first.
+    const head = this.events[0];
+    if (head && head.type !== "connection_closed") return this.events.shift();
+    return this.streams.pollEvent() ?? this.events.shift();
+  }
+
+  /** Connection statistics. */
+  stats(): ConnectionStats {
+    const r = this.recovery.getStats();
+    const rtt = this.recovery.rtt;
+    return {
+      latestRtt: rtt.latestRtt,
+      minRtt: rtt.minRtt,
+      smoothedRtt: rtt.smoothedRtt,
+      rttVariance: rtt.rttVar,
+      congestionWindow: this.recovery.congestionWindow,
+      bytesInFlight: this.recovery.bytesInFlight,
+      bytesSent: r.bytesSent,
+      bytesReceived: this.bytesReceived,
+      packetsSent: r.packetsSent,
+      packetsReceived: this.packetsReceived,
+      packetsLost: r.packetsLost,
+      bytesLost: r.bytesLost,
+      packetsDropped: this.packetsDropped,
+      retransmittedBytes: this.retransmittedBytes,
+      ptoCount: r.ptoCount,
+      congestionEvents: this.recovery.cc.congestionEvents,
+      handshakeDuration: this.handshakeDuration,
+      keyUpdates: this.keyUpdates,
+      blockedFramesSent: { ...this.blockedSent },
+      blockedFramesReceived: { ...this.blockedReceived },
+    };
+  }
+
+  // ---------------------------------------------------------------------
+  // Public API: streams
+
+  /** Opens a stream; null when the peer's MAX_STREAMS does not allow one now (a streams_available event follows). */
+  openStream(bidi = true): Stream | null {
+    this.assertUsable();
+    return this.streams.openStream(bidi);
+  }
+
+  /** A stream by ID, if it exists. */
+  getStream(id: number): Stream | undefined {
+    return this.streams.getStream(id);
+  }
+
+  /** Queues data (and optionally FIN) on a stream; returns false above the high-water mark (backpressure). */
+  streamWrite(id: number, data: Uint8Array, fin = false): boolean {
+    this.assertUsable();
+    const s = this.requireStream(id);
+    return this.streams.write(s, data, fin);
+  }
+
+  /** Reads up to `max` bytes from a stream; null when nothing is readable now. */
+  streamRead(id: number, max?: number): ReadResult | null {
+    const s = this.streams.getStream(id);
+    if (!s) return null;
+    return this.streams.read(s, max);
+  }
+
+  /** Abruptly ends our sending part with RESET_STREAM. */
+  streamReset(id: number, errorCode: number): void {
+    const s = this.streams.getStream(id);
+    if (s) this.streams.resetStream(s, errorCode);
+  }
+
+  /** Asks the peer to stop sending with STOP_SENDING. */
+  streamStopSending(id: number, errorCode: number): void {
+    const s = this.streams.getStream(id);
+    if (s) this.streams.stopSending(s, errorCode);
+  }
+
+  private requireStream(id: number): Stream {
+    const s = this.streams.getStream(id);
+    if (!s) throw new TsquicError("ERR_QUIC_STREAM_NOT_FOUND", `stream ${id} does not exist or is closed`);
+    return s;
+  }
+
+  private assertUsable(): void {
+    if (this.isClosing) {
+      throw this.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
+    }
+  }
+
+  /** Sends a PING in the application space (keep-alive, RTT sample). */
+  ping(): void {
+    this.pingPending[PacketNumberSpace.Application] = true;
+  }
+
+  /**
+   * Closes the connection gracefully with an application error code
+   * (CONNECTION_CLOSE type 0x1d, RFC 9000 section 10.2). Before the
+   * handshake completes, the code travels as a transport APPLICATION_ERROR
+   * in Initial/Handshake packets (RFC 9000 section 10.2.3).
+   */
+  close(errorCode = 0, reason = "", now?: number): void {
+    if (this.isClosing) return;
+    this.enterClosing(
+      { application: true, errorCode, frameType: 0, reason: new TextEncoder().encode(reason) },
+      errorCode === 0 ? undefined : new QuicConnectionError("ERR_QUIC_APPLICATION_CLOSE", `connection closed by the application with code ${errorCode}${reason ? `: ${reason}` : ""}`, errorCode, true, false),
+      now,
+    );
+  }
+
+  /**
+   * Starts a 1-RTT key update (RFC 9001 section 6.1); the peer follows
+   * when our next packet reaches it. Returns false when one is not allowed
+   * yet: before the handshake is confirmed, before a packet of the current
+   * key phase was acknowledged, while the peer has not answered the last
+   * update, or while the previous read keys are still kept (section 6.5
+   * asks to wait about three PTOs between updates).
+   */
+  updateKey(): boolean {
+    if (this.isClosing || !this.handshakeConfirmed || !this.keyPhaseAcked || this.pendingLocalUpdate) return false;
+    if (this.prevRead || !this.writeSecret || !this.suite) return false;
+    this.rotateWriteKeys();
+    this.pendingLocalUpdate = true;
+    return true;
+  }
+
+  // ---------------------------------------------------------------------
+  // Receiving
+
+  /**
+   * Processes one UDP datagram (RFC 9000 section 12.2: it may hold several
+   * coalesced packets). Never throws. Packets are decrypted in place: the
+   * datagram's bytes are modified.
+   */
+  recv(datagram: Uint8Array, path: PathInfo, now: number): void {
+    if (this.state === "closed") return;
+    datagram = plainBytes(datagram);
+    this.bytesReceived += datagram.length;
+    if (!this.addressValidated) {
+      this.bytesReceivedUnvalidated += datagram.length;
+      // New credit may lift the amplification limit, and the PTO with it (RFC 9002 section 6.2.2.1).
+      if (this.amplificationBudget() >= MIN_PACKET_ROOM) this.recovery.setAmplificationLimited(false, now);
+    }
+    if (this.state === "draining") return;
+    try {
+      this.processDatagram(datagram, path, now);
+      // Packets that arrived ahead of their keys can be processed once the keys are in (RFC 9001 section 5.7).
+      if (this.retryUndecryptable) this.processUndecryptable(now);
+    } catch (e) {
+      this.onError(e, now);
+    }
+  }
+
+  /** Reprocesses the packets held for keys that have since been installed. */
+  private processUndecryptable(now: number): void {
+    this.retryUndecryptable = false;
+    const pending = this.undecryptable;
+    this.undecryptable = [];
+    for (const p of pending) {
+      if (this.state !== "handshake" && this.state !== "established" && this.state !== "closing") break;
+      this.processDatagram(p.data, p.path, now);
+    }
+  }
+
+  private processDatagram(datagram: Uint8Array, path: PathInfo, now: number): void {
+    let offset = 0;
+    let firstDcid: Uint8Array | undefined;
+    let anyProcessed = false;
+    while (offset < datagram.length) {
+      let header;
+      try {
+        header = parsePacketHeader(datagram, offset, datagram.length, this.config.connectionIdLength);
+      } catch (e) {
+        if (e instanceof DecodeError) {
+          this.packetsDropped++;
+          break; // The rest of the datagram cannot be parsed (RFC 9000 section 12.2).
+        }
+        throw e;
+      }
+      const packetEnd = header.packetEnd;
+      // Coalesced packets with another DCID are dropped (RFC 9000 section 12.2).
+      if (firstDcid === undefined) firstDcid = header.dcid;
+      else if (!equalBytes(firstDcid, header.dcid)) {
+        this.packetsDropped++;
+        offset = packetEnd;
+        continue;
+      }
+      if (this.processPacket(datagram, header, path, now)) anyProcessed = true;
+      if (this.state === "draining" || this.state === "closed") return;
+      offset = packetEnd;
+    }
+    if (!anyProcessed) {
+      // A datagram we could not process may be a stateless reset (RFC 9000 section 10.3.1).
+      if (this.matchesStatelessReset(datagram)) this.onStatelessReset(now);
+    } else if (this.state === "closing") {
+      this.onPacketWhileClosing();
+    }
+  }
+
+  /**
+   * The stateless reset token of the peer CID we currently send to, which
+   * a stateless reset from the peer ends with; undefined when the peer gave
+   * none (RFC 9000 section 10.3). Endpoints route resets by it.
+   */
+  get peerResetToken(): Uint8Array | undefined {
+    return this.peerCids.current.resetToken;
+  }
+
+  /**
+   * True when `datagram` ends with the stateless reset token of the CID we
+   * send to (RFC 9000 section 10.3.1; tokens of CIDs we never used are not
+   * checked). Constant time.
+   */
+  matchesStatelessReset(datagram: Uint8Array): boolean {
+    const token = this.peerCids.current.resetToken;
+    return token !== undefined && datagram.length >= MIN_STATELESS_RESET_LENGTH && matchStatelessReset(datagram, [token]) === 0;
+  }
+
+  /**
+   * The peer reset the connection (RFC 9000 section 10.3.1): enter the
+   * draining period and send nothing more. Called by the connection, or by
+   * the endpoint for a reset it routed here by token.
+   */
+  onStatelessReset(now: number): void {
+    if (this.state === "draining" || this.state === "closed") return;
+    const error = new QuicConnectionError("ERR_QUIC_STATELESS_RESET", "the peer reset the connection (stateless reset)", 0, false, true);
+    this.closeInfo = { errorCode: 0, application: false, reason: "stateless reset", remote: true, error };
+    this.events.push({ type: "connection_closed", info: this.closeInfo });
+    this.state = "draining";
+    this.closeToSend = false;
+    this.closeDeadline = now + CLOSE_PTO_MULTIPLIER * this.recovery.ptoPeriod();
+    this.closeDeadlinePending = false;
+  }
+
+  /** Processes one packet; returns true when it was authenticated and handled. */
+  private processPacket(buf: Uint8Array, header: PacketHeader, path: PathInfo, now: number): boolean {
+    switch (header.type) {
+      case PacketType.VersionNegotiation:
+        this.onVersionNegotiation(buf, header, now);
+        return false;
+      case PacketType.Retry:
+        this.onRetry(buf, header, now);
+        return false;
+      case PacketType.UnsupportedVersion:
+        this.packetsDropped++;
+        return false;
+    }
+    if (header.longHeader && header.version !== this.version.number) {
+      this.packetsDropped++;
+      return false;
+    }
+    let space: PacketNumberSpace;
+    let framePacketType: (typeof FramePacketType)[keyof typeof FramePacketType];
+    switch (header.type) {
+      case PacketType.Initial:
+        space = PacketNumberSpace.Initial;
+        framePacketType = FramePacketType.Initial;
+        // A client drops Initial packets with a token (RFC 9000 section 17.2.2).
+        if (this.role === "client" && header.token.length > 0) {
+          this.packetsDropped++;
+          return false;
+        }
+        break;
+      case PacketType.Handshake:
+        space = PacketNumberSpace.Handshake;
+        framePacketType = FramePacketType.Handshake;
+        break;
+      case PacketType.ZeroRtt:
+        // 0-RTT is not accepted yet: drop (RFC 9000 section 12.2 allows discarding).
+        this.packetsDropped++;
+        return false;
+      default:
+        space = PacketNumberSpace.Application;
+        framePacketType = FramePacketType.OneRtt;
+    }
+    const st = this.spaces[space];
+    if (st.discarded) {
+      this.packetsDropped++;
+      return false;
+    }
+    const read = st.keys.read;
+    // 1-RTT packets wait for the handshake to complete, even when the keys exist (RFC 9001 section 5.7).
+    if (!read || (space === PacketNumberSpace.Application && !this.handshakeComplete)) {
+      // Keys not yet available: keep a few packets to retry once they are (RFC 9001 section 5.7).
+      if (this.undecryptable.length < this.config.maxUndecryptablePackets) {
+        this.undecryptable.push({ data: buf.slice(header.headerStart, header.packetEnd), path });
+      } else {
+        this.packetsDropped++;
+      }
+      return false;
+    }
+    const pkt = this.unprotected;
+    try {
+      read.removeHeaderProtection(buf, header.headerStart, header.pnOffset, header.packetEnd, st.largestRecv, pkt);
+    } catch (e) {
+      if (e instanceof DecodeError) {
+        this.packetsDropped++;
+        return false;
+      }
+      throw e;
+    }
+    let opener = read;
+    if (space === PacketNumberSpace.Application && pkt.keyPhase !== this.readKeyPhase) {
+      // A late packet of the previous phase, or the peer's key update (RFC 9001 section 6.5).
+      if (pkt.packetNumber < this.keyPhaseFirstRecvPn) {
+        if (!this.prevRead) {
+          this.packetsDropped++;
+          return false;
+        }
+        opener = this.prevRead;
+      } else {
+        if (!this.nextRead) {
+          this.packetsDropped++;
+          return false;
+        }
+        opener = this.nextRead;
+      }
+    }
+    try {
+      opener.decryptPayload(buf, pkt);
+    } catch (e) {
+      if (e instanceof PacketDecryptError) {
+        this.packetsDropped++;
+        return false;
+      }
+      throw e;
+    }
+    if (st.ack.isDuplicate(pkt.packetNumber)) {
+      this.packetsDropped++;
+      return true;
+    }
+    if (opener === this.nextRead) this.onPeerKeyUpdate(pkt.packetNumber, now);
+
+    this.packetsReceived++;
+    if (pkt.packetNumber > st.largestRecv) st.largestRecv = pkt.packetNumber;
+
+    // Client: adopt the server's SCID as our DCID from its first packet (RFC 9000 section 7.2).
+    if (this.role === "client" && !this.receivedFirstServerPacket && header.longHeader) {
+      this.receivedFirstServerPacket = true;
+      this.peerCids.replaceInitial(header.scid.slice());
+      this.serverInitialScid = header.scid.slice();
+    }
+    // Server: a Handshake packet proves the client owns its address (RFC 9000 section 8.1).
+    if (this.role === "server" && space === PacketNumberSpace.Handshake && !this.addressValidated) {
+      this.addressValidated = true;
+      this.recovery.setAmplificationLimited(false, now);
+    }
+
+    // The frame handler is bound once; the packet's context travels in fields, not a closure.
+    this.rxSpace = space;
+    this.rxDcid = header.dcid;
+    this.rxNow = now;
+    const flags = parseFrames(buf.subarray(pkt.payloadStart, pkt.payloadEnd), framePacketType, this.frameHandler, this.frameOptions);
+    this.rxDcid = EMPTY_CID;
+    if (this.state === "draining" || this.state === "closed") return true;
+    st.ack.onPacketReceived(pkt.packetNumber, (flags & PAYLOAD_ACK_ELICITING) !== 0, now);
+
+    // Server: discard Initial keys once the first Handshake packet is processed (RFC 9001 section 4.9.1).
+    if (this.role === "server" && space === PacketNumberSpace.Handshake) this.discardSpace(PacketNumberSpace.Initial, now);
+
+    // Restart the idle timer (RFC 9000 section 10.1).
+    this.lastAckElicitingSentAfterRecv = false;
+    if (this.handshakeComplete) this.idleDeadline = now + this.idleTimeout();
+    return true;
+  }
+
+  private serverInitialScid: Uint8Array | undefined;
+  // Context of the packet whose frames are being processed (see processPacket).
+  private rxSpace: PacketNumberSpace = PacketNumberSpace.Initial;
+  private rxDcid: Uint8Array = EMPTY_CID;
+  private rxNow = 0;
+  private readonly frameHandler = (f: Frame): void => this.onFrame(f, this.rxSpace, this.rxDcid, this.rxNow);
+  private readonly frameOptions: { maxDatagramFrameSize: number; ackFrequency: boolean };
+
+  private onFrame(f: Frame, space: PacketNumberSpace, packetDcid: Uint8Array, now: number): void {
+    if (this.state === "closing") {
+      // While closing only the peer's CONNECTION_CLOSE matters (RFC 9000 section 10.2.1).
+      if (f.type === "connection_close") this.onPeerClose(f, now);
+      return;
+    }
+    if (this.state === "draining" || this.state === "closed") return;
+    const st = this.spaces[space];
+    switch (f.type) {
+      case "padding":
+      case "ping":
+        return;
+      case "ack":
+        this.onAck(space, f, now);
+        return;
+      case "crypto": {
+        for (const chunk of st.cryptoRecv.onData(f.offset, f.data)) this.tls.receive(LEVEL_OF_SPACE[space], chunk, now);
+        this.drainTls(now);
+        return;
+      }
+      case "stream":
+        this.streams.onStreamFrame(f.streamId, f.offset, f.data, f.fin);
+        return;
+      case "reset_stream":
+        this.streams.onResetStream(f.streamId, f.errorCode, f.finalSize);
+        return;
+      case "stop_sending":
+        this.streams.onStopSending(f.streamId, f.errorCode);
+        return;
+      case "max_data":
+        this.streams.onMaxData(f.maximum);
+        return;
+      case "max_stream_data":
+        this.streams.onMaxStreamData(f.streamId, f.maximum);
+        return;
+      case "max_streams":
+        this.streams.onMaxStreams(f.bidi, f.maximum);
+        return;
+      case "data_blocked":
+        this.blockedReceived.data++;
+        this.streams.onDataBlocked(f.limit);
+        return;
+      case "stream_data_blocked":
+        this.blockedReceived.streamData++;
+        this.streams.onStreamDataBlocked(f.streamId, f.limit);
+        return;
+      case "streams_blocked":
+        this.blockedReceived.streams++;
+        this.streams.onStreamsBlocked(f.bidi, f.limit);
+        return;
+      case "new_token":
+        // A server never receives NEW_TOKEN (RFC 9000 section 19.7). Clients may keep it; not used yet.
+        if (this.role === "server") {
+          throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, "client sent NEW_TOKEN", FrameType.NEW_TOKEN);
+        }
+        return;
+      case "new_connection_id":
+        if (this.peerCids.current.cid.length === 0) {
+          // A peer using zero-length CIDs must not send NEW_CONNECTION_ID (RFC 9000 section 19.15).
+          throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, "NEW_CONNECTION_ID from a peer using a zero-length CID", FrameType.NEW_CONNECTION_ID);
+        }
+        this.peerCids.add(f.sequence, f.retirePriorTo, f.connectionId, f.statelessResetToken);
+        return;
+      case "retire_connection_id": {
+        this.localCids.retire(f.sequence, packetDcid);
+        this.topUpConnectionIds();
+        return;
+      }
+      case "path_challenge":
+        // Answered in the next packet (RFC 9000 section 8.2.2); a burst of challenges gets a bounded number of answers.
+        if (this.pathResponses.length < MAX_PENDING_PATH_RESPONSES) this.pathResponses.push(f.data);
+        return;
+      case "path_response":
+        return;
+      case "connection_close":
+        this.onPeerClose(f, now);
+        return;
+      case "handshake_done":
+        if (this.role === "server") {
+          // RFC 9000 section 19.20: a server receiving HANDSHAKE_DONE treats it as PROTOCOL_VIOLATION.
+          throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, "client sent HANDSHAKE_DONE", FrameType.HANDSHAKE_DONE);
+        }
+        // HANDSHAKE_DONE confirms the handshake for the client (RFC 9001 section 4.1.2).
+        this.confirmHandshake(now);
+        return;
+      case "datagram":
+        return;
+      default:
+        return;
+    }
+  }
+
+  private pathResponses: Uint8Array[] = [];
+  /** Flow-control BLOCKED frames received (RFC 9000 sections 19.12-19.14), for statistics. */
+  private readonly blockedReceived = { data: 0, streamData: 0, streams: 0 };
+  /** Flow-control BLOCKED frames sent, for statistics. */
+  private readonly blockedSent = { data: 0, streamData: 0, streams: 0 };
+
+  private onAck(space: PacketNumberSpace, f: Extract<Frame, { type: "ack" }>, now: number): void {
+    const exponent = space === PacketNumberSpace.Application ? (this.peerParams?.ackDelayExponent ?? 3) : 0;
+    // ACK Delay is ignored outside the application space (RFC 9000 section 19.3); exponent 0 keeps it raw, recovery caps it.
+    this.recovery.onAckFrame(space, f, space === PacketNumberSpace.Application ? exponent : 3, now);
+    // An acknowledged 1-RTT packet confirms the handshake for a client (RFC 9001 section 4.1.2).
+    if (space === PacketNumberSpace.Application && this.role === "client" && this.handshakeComplete && !this.handshakeConfirmed) {
+      this.confirmHandshake(now);
+    }
+  }
+
+  /** {@link LossDetectionHandler}: a packet was acknowledged. */
+  onPacketAcked(space: PacketNumberSpace, packet: SentPacket<SentFrame[]>): void {
+    const st = this.spaces[space];
+    if (packet.ackLargest >= 0) st.ack.onAckOfAckReceived(packet.ackLargest);
+    if (space === PacketNumberSpace.Application && !this.keyPhaseAcked && packet.pn >= this.keyPhaseFirstPn) this.keyPhaseAcked = true;
+    for (const f of packet.frames) {
+      switch (f.k) {
+        case "stream":
+          this.streams.onStreamFrameAcked(f.id, f.offset, f.length, f.fin);
+          break;
+        case "crypto":
+          st.cryptoSend.onAcked(f.offset, f.length);
+          break;
+        case "control":
+          this.streams.onControlFrameAcked(f.f);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** {@link LossDetectionHandler}: a packet was declared lost; its frames are queued again (RFC 9000 section 13.3). */
+  onPacketLost(space: PacketNumberSpace, packet: SentPacket<SentFrame[]>): void {
+    const st = this.spaces[space];
+    for (const f of packet.frames) {
+      switch (f.k) {
+        case "stream":
+          this.retransmittedBytes += f.length;
+          this.streams.onStreamFrameLost(f.id, f.offset, f.length, f.fin);
+          break;
+        case "crypto":
+          this.retransmittedBytes += f.length;
+          st.cryptoSend.onLost(f.offset, f.length);
+          break;
+        case "control":
+          this.streams.onControlFrameLost(f.f);
+          break;
+        case "handshake_done":
+          // Sent again until acknowledged (RFC 9000 section 13.3).
+          this.handshakeDoneToSend = true;
+          break;
+        case "new_cid":
+          if (this.localCids.get(f.seq)) this.localCids.pendingAnnounce.push(f.seq);
+          break;
+        case "retire_cid":
+          this.peerCids.pendingRetire.push(f.seq);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private onPeerClose(f: Extract<Frame, { type: "connection_close" }>, now: number): void {
+    if (this.state === "closing") {
+      // Both sides closed: stop answering and wait out the period already running (RFC 9000 section 10.2.2).
+      this.state = "draining";
+      this.closeToSend = false;
+      return;
+    }
+    const reason = closeReasonText(f);
+    const clean = f.errorCode === 0;
+    let error: TsquicError | undefined;
+    if (!clean) {
+      if (!f.application && f.errorCode >= 0x100 && f.errorCode <= 0x1ff) {
+        error = new TlsAlertError(f.errorCode - 0x100, `peer closed the connection: ${reason || "handshake failure"}`, { fromPeer: true });
+      } else {
+        const name = f.application ? `application error ${f.errorCode}` : transportErrorName(f.errorCode);
+        error = new QuicConnectionError(
+          f.application ? "ERR_QUIC_APPLICATION_CLOSE" : "ERR_QUIC_TRANSPORT",
+          `peer closed the connection with ${name}${reason ? `: ${reason}` : ""}`,
+          f.errorCode,
+          f.application,
+          true,
+        );
+      }
+    }
+    this.closeInfo = { errorCode: f.errorCode, application: f.application, reason, remote: true, ...(error ? { error } : {}) };
+    this.events.push({ type: "connection_closed", info: this.closeInfo });
+    // Draining: send nothing more, wait three PTOs (RFC 9000 section 10.2.2).
+    this.state = "draining";
+    this.closeToSend = false;
+    this.closeDeadline = now + CLOSE_PTO_MULTIPLIER * this.recovery.ptoPeriod();
+    this.closeDeadlinePending = false;
+  }
+
+  /**
+   * A packet arrived in the closing state: answer with CONNECTION_CLOSE
+   * (RFC 9000 section 10.2.1), at a rate that halves as packets keep
+   * coming (answers to the 1st, 2nd, 4th, 8th... packet) so a peer that
+   * keeps sending cannot make us send as much.
+   */
+  private onPacketWhileClosing(): void {
+    this.packetsWhileClosing++;
+    if ((this.packetsWhileClosing & (this.packetsWhileClosing - 1)) === 0) this.closeToSend = true;
+  }
+
+  private packetsWhileClosing = 0;
+
+  private onVersionNegotiation(buf: Uint8Array, header: ReturnType<typeof parsePacketHeader>, now: number): void {
+    // Only a client acts on Version Negotiation, and only before any other packet from the server (RFC 9000 section 6.2).
+    if (this.role !== "client" || this.receivedFirstServerPacket) return;
+    let vn;
+    try {
+      vn = parseVersionNegotiation(buf, header.headerStart, header.packetEnd);
+    } catch {
+      return;
+    }
+    if (!equalBytes(vn.dcid, this.localCids.get(0)!.cid) || !equalBytes(vn.scid, this.originalDcid)) return;
+    // A VN listing our version is ignored (RFC 9000 section 6.2).
+    if (vn.versions.includes(this.version.number)) return;
+    const common = this.config.versions.find((v) => vn.versions.includes(v) && getQuicVersion(v));
+    const error = new QuicConnectionError(
+      "ERR_QUIC_VERSION_NEGOTIATION",
+      common === undefined
+        ? `server supports none of our QUIC versions (it offered ${vn.versions.map((v) => "0x" + v.toString(16)).join(", ")})`
+        : `server requires QUIC version 0x${common.toString(16)}; reconnect with it`,
+      TransportErrorCode.VERSION_NEGOTIATION_ERROR,
+      false,
+      true,
+    );
+    this.closeInfo = { errorCode: TransportErrorCode.VERSION_NEGOTIATION_ERROR, application: false, reason: error.message, remote: true, error };
+    this.events.push({ type: "connection_closed", info: this.closeInfo });
+    this.state = "closed";
+    void now;
+  }
+
+  private onRetry(buf: Uint8Array, header: ReturnType<typeof parsePacketHeader>, now: number): void {
+    // A client accepts one Retry, before any other server packet (RFC 9000 section 17.2.5.2).
+    if (this.role !== "client" || this.receivedFirstServerPacket || this.retryToken) return;
+    if (!validateRetry(buf.subarray(header.headerStart, header.packetEnd), { ...header, headerStart: 0, packetEnd: header.packetEnd - header.headerStart }, this.originalDcid)) {
+      return;
+    }
+    this.retryToken = header.token.slice();
+    this.retrySourceCid = header.scid.slice();
+    this.peerCids.replaceInitial(this.retrySourceCid);
+    // New Initial keys from the Retry's SCID (RFC 9001 section 5.2); resend the ClientHello with them.
+    this.installInitialKeys(this.retrySourceCid);
+    this.recovery.resetForRetry(now);
+    this.spaces[PacketNumberSpace.Initial].cryptoSend.requeueUnacked();
+  }
+
+  // ---------------------------------------------------------------------
+  // TLS glue
+
+  private drainTls(now: number): void {
+    for (let e = this.tls.poll(); e; e = this.tls.poll()) {
+      switch (e.type) {
+        case "data": {
+          const space = e.level === "initial" ? 0 : e.level === "handshake" ? 1 : 2;
+          this.spaces[space].cryptoSend.push(e.data);
+          break;
+        }
+        case "secret":
+          this.installSecret(e.level, e.direction, e.suite, e.secret, now);
+          break;
+        case "handshakeComplete":
+          this.onHandshakeComplete(now);
+          break;
+        case "sessionTicket":
+          this.events.push({ type: "session_ticket", ticket: e.ticket });
+          break;
+        case "keylog":
+          this.config.keylog?.(e.line);
+          break;
+      }
+    }
+  }
+
+  private installInitialKeys(dcid: Uint8Array): void {
+    const secrets = deriveInitialSecrets(this.version, dcid);
+    const st = this.spaces[PacketNumberSpace.Initial];
+    const [mine, theirs] = this.role === "client" ? [secrets.client, secrets.server] : [secrets.server, secrets.client];
+    st.keys.write = PacketProtection.fromSecret(TLS_AES_128_GCM_SHA256, mine, this.version);
+    st.keys.read = PacketProtection.fromSecret(TLS_AES_128_GCM_SHA256, theirs, this.version);
+  }
+
+  private installSecret(level: EncryptionLevel, direction: "read" | "write", suite: CipherSuite, secret: Uint8Array, now: number): void {
+    if (level === "zeroRtt" || level === "initial") return; // 0-RTT not enabled yet.
+    const space = level === "handshake" ? this.spaces[PacketNumberSpace.Handshake] : this.spaces[PacketNumberSpace.Application];
+    const prot = PacketProtection.fromSecret(suite, secret, this.version);
+    if (direction === "read") space.keys.read = prot;
+    else space.keys.write = prot;
+    if (level === "oneRtt") {
+      this.suite = suite;
+      if (direction === "read") {
+        this.readSecret = secret;
+        this.prepareNextReadKeys();
+      } else {
+        this.writeSecret = secret;
+      }
+    }
+    if (level === "handshake" && direction === "write") this.recovery.onHandshakeKeysAvailable(now);
+    // Packets that arrived ahead of these keys can be processed now.
+    if (direction === "read" && this.undecryptable.length > 0) this.retryUndecryptable = true;
+  }
+
+  private retryUndecryptable = false;
+
+  private onHandshakeComplete(now: number): void {
+    this.handshakeComplete = true;
+    this.handshakeDuration = now - this.createdAt;
+    this.state = "established";
+    const raw = this.tls.peerTransportParameters;
+    if (!raw) {
+      throw new QuicTransportError(TransportErrorCode.CRYPTO_ERROR_BASE + 109, "peer sent no quic_transport_parameters");
+    }
+    this.applyPeerParams(decodeTransportParameters(raw, this.role === "client" ? "server" : "client"), now);
+    this.idleDeadline = now + this.idleTimeout();
+    this.handshakeDeadline = Infinity;
+    if (this.role === "server") {
+      // The server's handshake is confirmed at completion (RFC 9001 section 4.1.2); tell the client.
+      this.handshakeDoneToSend = true;
+      this.confirmHandshake(now);
+    }
+    this.topUpConnectionIds();
+    this.events.push({ type: "handshake_done" });
+  }
+
+  private applyPeerParams(p: TransportParameters, now: number): void {
+    const err = checkConnectionIdParameters(p, {
+      role: this.role,
+      peerInitialSourceConnectionId: this.role === "client" ? (this.serverInitialScid ?? this.peerCids.current.cid) : this.peerCids.current.cid,
+      ...(this.role === "client" ? { originalDestinationConnectionId: this.originalDcid } : {}),
+      ...(this.role === "client" && this.retrySourceCid ? { retrySourceConnectionId: this.retrySourceCid } : {}),
+    });
+    if (err) throw err;
+    this.peerParams = p;
+    if (p.statelessResetToken) this.peerCids.setInitialResetToken(p.statelessResetToken);
+    this.streams.setPeerLimits({
+      initialMaxData: p.initialMaxData,
+      initialMaxStreamDataBidiLocal: p.initialMaxStreamDataBidiLocal,
+      initialMaxStreamDataBidiRemote: p.initialMaxStreamDataBidiRemote,
+      initialMaxStreamDataUni: p.initialMaxStreamDataUni,
+      initialMaxStreamsBidi: p.initialMaxStreamsBidi,
+      initialMaxStreamsUni: p.initialMaxStreamsUni,
+    });
+    this.recovery.peerMaxAckDelay = p.maxAckDelay;
+    const size = Math.min(this.config.maxSendUdpPayloadSize, p.maxUdpPayloadSize);
+    if (size > MIN_INITIAL_SIZE) this.recovery.setMaxDatagramSize(size);
+    void now;
+  }
+
+  private confirmHandshake(now: number): void {
+    if (this.handshakeConfirmed) return;
+    this.handshakeConfirmed = true;
+    this.recovery.onHandshakeConfirmed(now);
+    // Handshake keys are discarded once the handshake is confirmed (RFC 9001 section 4.9.2).
+    this.discardSpace(PacketNumberSpace.Handshake, now);
+    this.discardSpace(PacketNumberSpace.Initial, now);
+  }
+
+  private discardSpace(space: PacketNumberSpace, now: number): void {
+    const st = this.spaces[space];
+    if (st.discarded) return;
+    st.discarded = true;
+    st.keys.read = undefined;
+    st.keys.write = undefined;
+    st.ack.discard();
+    this.recovery.discardSpace(space, now);
+  }
+
+  /** Keeps the peer supplied with spare CIDs up to its active_connection_id_limit (RFC 9000 section 5.1.1). */
+  private topUpConnectionIds(): void {
+    if (!this.peerParams) return;
+    // Zero-length CIDs cannot be renewed; our CIDs are never empty.
+    const limit = Math.min(this.peerParams.activeConnectionIdLimit, 8);
+    while (this.localCids.count < limit) {
+      const e = this.localCids.issue();
+      this.onCidIssued?.(e.cid);
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // Key update (RFC 9001 section 6)
+
+  /**
+   * Derives the next key phase's read keys ahead of need, so a key update
+   * costs no key derivation on the packet path (RFC 9001 section 6.3: no
+   * timing signal, and forged key-phase changes cause no work).
+   */
+  private prepareNextReadKeys(): void {
+    const cur = this.spaces[PacketNumberSpace.Application].keys.read;
+    if (!cur || !this.readSecret || !this.suite) return;
+    this.nextReadSecret = nextKeyPhaseSecret(this.suite, this.readSecret, this.version);
+    this.nextRead = PacketProtection.fromSecret(this.suite, this.nextReadSecret, this.version, cur.headerProtection);
+  }
+
+  /**
+   * A packet of the next key phase was authenticated (RFC 9001 section
+   * 6.2): promote the next read keys, keep the old ones three PTOs for late
+   * packets (section 6.5), and answer with our own update unless we started it.
+   */
+  private onPeerKeyUpdate(pn: number, now: number): void {
+    const app = this.spaces[PacketNumberSpace.Application];
+    this.prevRead = app.keys.read;
+    this.prevReadDiscardAt = now + CLOSE_PTO_MULTIPLIER * this.recovery.ptoPeriod();
+    app.keys.read = this.nextRead;
+    this.readSecret = this.nextReadSecret;
+    this.readKeyPhase = this.readKeyPhase === 0 ? 1 : 0;
+    this.keyPhaseFirstRecvPn = pn;
+    this.prepareNextReadKeys();
+    // Sending keys move before the ACK of this packet is sent (RFC 9001 section 6.2).
+    if (this.pendingLocalUpdate) this.pendingLocalUpdate = false;
+    else this.rotateWriteKeys();
+  }
+
+  /** Moves our 1-RTT write keys to the next phase (RFC 9001 section 6.1). */
+  private rotateWriteKeys(): void {
+    const app = this.spaces[PacketNumberSpace.Application];
+    const secret = nextKeyPhaseSecret(this.suite!, this.writeSecret!, this.version);
+    app.keys.write = PacketProtection.fromSecret(this.suite!, secret, this.version, app.keys.write!.headerProtection);
+    this.writeSecret = secret;
+    this.writeKeyPhase = this.writeKeyPhase === 0 ? 1 : 0;
+    this.keyPhaseFirstPn = app.nextPn;
+    this.keyPhaseAcked = false;
+    this.keyUpdates++;
+  }
+
+  // ---------------------------------------------------------------------
+  // Errors and closing
+
+  private guard(fn: () => void, now = this.createdAt): void {
+    try {
+      fn();
+    } catch (e) {
+      this.onError(e, now);
+    }
+  }
+
+  /** Turns any error raised while processing into a connection close (never lets it escape). */
+  private onError(e: unknown, now: number): void {
+    if (this.isClosing) return;
+    if (e instanceof QuicTransportError) {
+      this.enterClosing(
+        { application: false, errorCode: e.errorCode, frameType: e.frameType ?? 0, reason: new TextEncoder().encode(e.reason.slice(0, 200)) },
+        e,
+        now,
+      );
+    } else if (e instanceof TlsAlertError) {
+      this.enterClosing(
+        { application: false, errorCode: e.quicErrorCode, frameType: FrameType.CRYPTO, reason: new TextEncoder().encode(e.message.slice(0, 200)) },
+        e,
+        now,
+      );
+    } else {
+      const err = new QuicConnectionError("ERR_QUIC_INTERNAL", `internal error: ${(e as Error)?.message ?? String(e)}`, TransportErrorCode.INTERNAL_ERROR, false, false, e);
+      this.enterClosing({ application: false, errorCode: TransportErrorCode.INTERNAL_ERROR, frameType: 0, reason: new TextEncoder().encode("internal error") }, err, now);
+    }
+  }
+
+  private enterClosing(
+    frame: { application: boolean; errorCode: number; frameType: number; reason: Uint8Array },
+    error: TsquicError | undefined,
+    now: number | undefined,
+  ): void {
+    this.closeFrame = frame;
+    this.closeToSend = true;
+    this.state = "closing";
+    this.closeInfo = {
+      errorCode: frame.errorCode,
+      application: frame.application,
+      reason: new TextDecoder().decode(frame.reason),
+      remote: false,
+      ...(error ? { error } : {}),
+    };
+    this.events.push({ type: "connection_closed", info: this.closeInfo });
+    this.closeDeadline = (now ?? this.createdAt) + CLOSE_PTO_MULTIPLIER * this.recovery.ptoPeriod();
+    this.closeDeadlinePending = now === undefined;
+  }
+
+  private closeDeadlinePending = false;
+
+  private idleTimeout(): number {
+    const mine = this.config.transport.maxIdleTimeout;
+    const theirs = this.peerParams?.maxIdleTimeout ?? 0;
+    // The smaller non-zero value, and at least three PTOs (RFC 9000 section 10.1).
+    let t = mine === 0 ? theirs : theirs === 0 ? mine : Math.min(mine, theirs);
+    if (t === 0) return Infinity;
+    t = Math.max(t, 3 * this.recovery.ptoPeriod());
+    return t;
+  }
+
+  // ---------------------------------------------------------------------
+  // Timers
+
+  /** The next deadline at which {@link onTimeout} must run, or undefined. */
+  timeout(): number | undefined {
+    if (this.state === "closed") return undefined;
+    if (this.state === "closing" || this.state === "draining") return this.closeDeadlinePending ? undefined : this.closeDeadline;
+    let t = Math.min(this.idleDeadline, this.handshakeDeadline, this.prevReadDiscardAt);
+    const ld = this.recovery.lossDetectionDeadline;
+    if (ld < t) t = ld;
+    for (const s of SPACES) {
+      const st = this.spaces[s];
+      if (st.discarded || !st.keys.write) continue;
+      const a = st.ack.ackDeadline;
+      if (a < t) t = a;
+    }
+    if (this.pacingDeadline > 0 && this.pacingDeadline < t) t = this.pacingDeadline;
+    return t === Infinity ? undefined : t;
+  }
+
+  private pacingDeadline = 0;
+
+  /** Runs whatever timers expired at `now`. */
+  onTimeout(now: number): void {
+    if (this.state === "closed") return;
+    if (this.state === "closing" || this.state === "draining") {
+      if (this.closeDeadlinePending) {
+        this.closeDeadlinePending = false;
+        this.closeDeadline = now + CLOSE_PTO_MULTIPLIER * this.recovery.ptoPeriod();
+      }
+      if (now >= this.closeDeadline) this.state = "closed";
+      return;
+    }
+    if (now >= this.handshakeDeadline && !this.handshakeComplete) {
+      const err = new QuicConnectionError("ERR_QUIC_HANDSHAKE_TIMEOUT", `handshake did not complete within ${this.config.handshakeTimeout} ms (peer ${formatAddress(this.remote)})`, 0, false, false);
+      this.closeSilently(err);
+      return;
+    }
+    if (now >= this.idleDeadline) {
+      const err = this.handshakeComplete
+        ? new QuicConnectionError("ERR_QUIC_IDLE_TIMEOUT", `connection idle for ${this.idleTimeout()} ms; closed (RFC 9000 section 10.1)`, 0, false, false)
+        : new QuicConnectionError("ERR_QUIC_HANDSHAKE_TIMEOUT", `no answer from ${formatAddress(this.remote)} within ${this.config.handshakeTimeout} ms`, 0, false, false);
+      this.closeSilently(err);
+      return;
+    }
+    if (now >= this.prevReadDiscardAt) {
+      this.prevRead = undefined;
+      this.prevReadDiscardAt = Infinity;
+    }
+    if (this.pacingDeadline > 0 && now >= this.pacingDeadline) this.pacingDeadline = 0;
+    try {
+      const action = this.recovery.onLossDetectionTimeout(now);
+      if (action === TimeoutAction.Probe) this.prepareProbes();
+    } catch (e) {
+      this.onError(e, now);
+    }
+  }
+
+  private closeSilently(error: TsquicError): void {
+    this.closeInfo = { errorCode: 0, application: false, reason: error.message, remote: false, error };
+    this.events.push({ type: "connection_closed", info: this.closeInfo });
+    this.state = "closed";
+  }
+
+  /** After a PTO: make sure each probing space has something ack-eliciting to send (RFC 9002 section 6.2.4). */
+  private prepareProbes(): void {
+    for (const s of SPACES) {
+      if (this.recovery.probesPending(s) === 0) continue;
+      const st = this.spaces[s];
+      if (s !== PacketNumberSpace.Application) {
+        // Retransmit unacknowledged handshake data: it is what the peer most likely lacks.
+        st.cryptoSend.requeueUnacked();
+        if (!st.cryptoSend.hasData) this.pingPending[s] = true;
+      } else if (!this.streams.hasStreamData()) {
+        this.pingPending[s] = true;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // Sending
+
+  /** The next datagram to send, or null (RFC 9000 section 12.2: packets of several levels are coalesced). */
+  send(now: number): OutgoingDatagram | null {
+    if (this.state === "closed" || this.state === "draining") return null;
+    try {
+      return this.buildDatagram(now);
+    } catch (e) {
+      this.onError(e, now);
+      if (this.state === "closing") {
+        try {
+          return this.buildDatagram(now);
+        } catch {
+          return null;
+        }
+      }
+      return null;
+    }
+  }
+
+  /** Bytes a server may still send before the client's address is validated: three times what it received, less what it sent (RFC 9000 section 8.1). */
+  private amplificationBudget(): number {
+    return AMPLIFICATION_FACTOR * this.bytesReceivedUnvalidated - this.bytesSentUnvalidated;
+  }
+
+  private datagramLimit(): number {
+    const mtu = Math.max(MIN_INITIAL_SIZE, this.recovery.cc.maxDatagramSize);
+    if (this.addressValidated) return mtu;
+    return Math.min(mtu, this.amplificationBudget());
+  }
+
+  private buildDatagram(now: number): OutgoingDatagram | null {
+    if (this.closeDeadlinePending) {
+      this.closeDeadlinePending = false;
+      this.closeDeadline = now + CLOSE_PTO_MULTIPLIER * this.recovery.ptoPeriod();
+    }
+    const limit = this.datagramLimit();
+    if (limit < MIN_PACKET_ROOM) {
+      // Nothing fits under the anti-amplification limit; the PTO waits for more bytes from the client (RFC 9002 section 6.2.2.1).
+      this.recovery.setAmplificationLimited(true, now);
+      return null;
+    }
+    if (this.state === "closing") return this.buildClose(now, limit);
+
+    const buf = Buffer.allocUnsafe(Math.max(limit, MIN_INITIAL_SIZE));
+    const built = this.builtPackets;
+    built.length = 0;
+    let offset = 0;
+    let containsInitial = false;
+    let ackElicitingInitial = false;
+    for (const s of SPACES) {
+      const st = this.spaces[s];
+      if (st.discarded || !st.keys.write) continue;
+      const room = limit - offset;
+      if (room < MIN_PACKET_ROOM) break;
+      // An ack-eliciting Initial must travel in a datagram of 1200 bytes (RFC 9000 section 14.1): ACK only if that cannot fit.
+      const elicitingAllowed = s !== PacketNumberSpace.Initial || limit >= MIN_INITIAL_SIZE;
+      const p = this.buildPacket(s, buf, offset, room, now, elicitingAllowed);
+      if (!p) continue;
+      built.push(p);
+      offset = p.payloadEnd + AEAD_TAG_LENGTH;
+      if (s === PacketNumberSpace.Initial) {
+        containsInitial = true;
+        if (p.ackEliciting) ackElicitingInitial = true;
+      }
+    }
+    if (built.length === 0) return null;
+    // Every datagram with a client Initial, and a server's with an ack-eliciting Initial, is padded to 1200 bytes (RFC 9000 section 14.1).
+    if (((containsInitial && this.role === "client") || ackElicitingInitial) && offset < MIN_INITIAL_SIZE && limit >= MIN_INITIAL_SIZE) {
+      const last = built[built.length - 1]!;
+      const pad = MIN_INITIAL_SIZE - offset;
+      buf.fill(0, last.payloadEnd, last.payloadEnd + pad); // PADDING frames
+      last.payloadEnd += pad;
+      offset += pad;
+    }
+    for (let i = 0; i < built.length; i++) this.finishPacket(buf, built[i]!, now);
+    built.length = 0;
+    if (!this.addressValidated) this.bytesSentUnvalidated += offset;
+    return { data: buf.subarray(0, offset), to: this.remote, sendAt: now };
+  }
+
+  /** Packets of the datagram being assembled (reused). */
+  private readonly builtPackets: BuiltPacket[] = [];
+
+  private buildClose(now: number, limit: number): OutgoingDatagram | null {
+    if (!this.closeToSend || !this.closeFrame) return null;
+    this.closeToSend = false;
+    const buf = Buffer.allocUnsafe(Math.max(limit, MIN_INITIAL_SIZE));
+    let offset = 0;
+    const built: BuiltPacket[] = [];
+    // Before the handshake is confirmed, send CONNECTION_CLOSE at every level the peer may be able to read (RFC 9000 section 10.2.3).
+    for (const s of SPACES) {
+      const st = this.spaces[s];
+      if (st.discarded || !st.keys.write) continue;
+      if (s === PacketNumberSpace.Application && !this.handshakeComplete) continue;
+      // A server whose client already sent Handshake packets knows it has Handshake keys.
+      if (s === PacketNumberSpace.Initial && this.role === "server" && this.spaces[PacketNumberSpace.Handshake].keys.write && this.addressValidated) continue;
+      const room = limit - offset;
+      if (room < MIN_PACKET_ROOM) break;
+      const p = this.beginPacket(s, buf, offset, room);
+      let o = p.payloadStart;
+      // Application closes become transport APPLICATION_ERROR outside 1-RTT, without the reason (RFC 9000 section 10.2.3).
+      const app = this.closeFrame.application && s === PacketNumberSpace.Application;
+      const frame: Frame = {
+        type: "connection_close",
+        application: app,
+        errorCode: this.closeFrame.application && !app ? TransportErrorCode.APPLICATION_ERROR : this.closeFrame.errorCode,
+        frameType: this.closeFrame.frameType,
+        reason: app || !this.closeFrame.application ? this.closeFrame.reason : new Uint8Array(0),
+      };
+      const excess = frameSize(frame) - (p.end - o);
+      if (excess > 0) frame.reason = frame.reason.subarray(0, Math.max(0, frame.reason.length - excess));
+      o = putFrame(buf, o, frame);
+      const minPayload = MIN_PN_AND_PAYLOAD_LENGTH - p.pnLength;
+      if (o - p.payloadStart < minPayload) {
+        buf.fill(0, o, p.payloadStart + minPayload);
+        o = p.payloadStart + minPayload;
+      }
+      p.payloadEnd = o;
+      built.push(p);
+      offset = o + AEAD_TAG_LENGTH;
+    }
+    if (built.length === 0) return null;
+    if (this.role === "client" && built[0]!.space === PacketNumberSpace.Initial && offset < MIN_INITIAL_SIZE && limit >= MIN_INITIAL_SIZE) {
+      const last = built[built.length - 1]!;
+      const pad = MIN_INITIAL_SIZE - offset;
+      buf.fill(0, last.payloadEnd, last.payloadEnd + pad);
+      last.payloadEnd += pad;
+      offset += pad;
+    }
+    for (const p of built) this.finishPacket(buf, p, now, false);
+    if (!this.addressValidated) this.bytesSentUnvalidated += offset;
+    return { data: buf.subarray(0, offset), to: this.remote, sendAt: now };
+  }
+
+  /** Writes the header of a packet in `space` and returns its layout; the payload is filled by the caller. */
+  private beginPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number): BuiltPacket {
+    const st = this.spaces[space];
+    const pn = st.nextPn;
+    const pnLength = packetNumberLength(pn, this.recovery.largestAcked(space));
+    const dcid = this.peerCids.current.cid;
+    let pnOffset: number;
+    if (space === PacketNumberSpace.Application) {
+      pnOffset = writeShortHeader(buf, offset, dcid, pn, pnLength, this.writeKeyPhase);
+    } else {
+      const type = space === PacketNumberSpace.Initial ? LongPacketType.Initial : LongPacketType.Handshake;
+      const token = space === PacketNumberSpace.Initial && this.role === "client" ? this.retryToken : undefined;
+      pnOffset = writeLongHeader(buf, offset, this.version, type, dcid, this.localCids.get(0)?.cid ?? this.localParams.initialSourceConnectionId!, token, pn, pnLength, 2);
+    }
+    const payloadStart = pnOffset + pnLength;
+    return {
+      space,
+      headerStart: offset,
+      pnOffset,
+      pnLength,
+      payloadStart,
+      payloadEnd: payloadStart,
+      end: offset + room - AEAD_TAG_LENGTH,
+      pn,
+      ackEliciting: false,
+      frames: [],
+      ackLargest: -1,
+    };
+  }
+
+  /**
+   * Fills one packet of `space` with what is due: ACK, CRYPTO, control
+   * frames, stream data, PING. Returns null when there is nothing to send
+   * there. With `elicitingAllowed` false only an ACK may go.
+   */
+  private buildPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number, now: number, elicitingAllowed: boolean): BuiltPacket | null {
+    const st = this.spaces[space];
+    const probes = this.recovery.probesPending(space);
+    const app = space === PacketNumberSpace.Application;
+    // An ACK alone is sent only for ack-eliciting packets: Initial and Handshake at once, 1-RTT by the ACK deadline (RFC 9000 section 13.2.1).
+    const ackWanted = st.ack.ackElicitingPending && (!app || st.ack.ackDue(now));
+    let elicitingWanted =
+      elicitingAllowed &&
+      (st.cryptoSend.hasData ||
+        this.pingPending[space]! ||
+        probes > 0 ||
+        (app &&
+          this.handshakeComplete &&
+          (this.handshakeDoneToSend ||
+            this.streams.hasStreamData() ||
+            this.streams.hasPendingControl() ||
+            this.localCids.pendingAnnounce.length > 0 ||
+            this.peerCids.pendingRetire.length > 0 ||
+            this.pathResponses.length > 0)));
+    if (elicitingWanted && probes === 0 && this.recovery.congestionAllowance < Math.min(room, this.recovery.cc.maxDatagramSize)) {
+      // Window-limited, not application-limited: the window may grow (RFC 9002 section 7.8). Probes ignore the window (section 7.5).
+      this.recovery.setAppLimited(false);
+      elicitingWanted = false;
+    }
+    // Pacing (RFC 9002 section 7.7): ack-eliciting 1-RTT packets wait for the pacer; ACK-only packets and probes do not.
+    if (elicitingWanted && probes === 0 && app) {
+      const at = this.recovery.pacingDeadline(now);
+      if (at > now) {
+        this.pacingDeadline = at;
+        elicitingWanted = false;
+      }
+    }
+    if (!ackWanted && !elicitingWanted) return null;
+
+    const p = this.beginPacket(space, buf, offset, room);
+    let o = p.payloadStart;
+    const end = p.end;
+    if (end - o < 32) return null;
+
+    // ACK first, whenever something new arrived: it is small and keeps the peer's recovery moving (RFC 9000 section 13.2).
+    if (st.ack.hasNewAcks) {
+      const delayField = st.ack.ackDelayField(now);
+      const n = ackRangesThatFit(st.ack.ranges, delayField, st.ack.ecnCounts, Math.min(end - o, 256));
+      if (n > 0) {
+        o = putAckFrameForRanges(buf, o, st.ack.ranges, delayField, st.ack.ecnCounts, n);
+        p.ackLargest = st.ack.largestReceived;
+        st.ack.onAckSent();
+      }
+    }
+    if (elicitingWanted) {
+      // CRYPTO data.
+      while (st.cryptoSend.hasData && end - o > 16) {
+        const max = maxCryptoDataLength(end - o, 0x3fffffff);
+        if (max <= 0) break;
+        const chunk = st.cryptoSend.next(Math.min(max, end - o - cryptoFrameHeaderSize(0x3fffffff, max)));
+        if (!chunk) break;
+        o = putCryptoFrame(buf, o, chunk.offset, chunk.data);
+        p.frames.push({ k: "crypto", offset: chunk.offset, length: chunk.data.length });
+        p.ackEliciting = true;
+      }
+      if (app && this.handshakeComplete) o = this.writeAppFrames(p, buf, o, end, now);
+      if ((this.pingPending[space] || probes > 0) && !p.ackEliciting && end - o >= 1) {
+        buf[o++] = FrameType.PING;
+        p.frames.push({ k: "ping" });
+        p.ackEliciting = true;
+      }
+      if (p.ackEliciting) this.pingPending[space] = false;
+    }
+    // An ACK-only sender must elicit an ACK now and then so both sides can forget old state (RFC 9000 section 13.2.4).
+    if (!p.ackEliciting && app && o > p.payloadStart && end - o >= 1 && this.recovery.shouldElicitAck(space, now)) {
+      buf[o++] = FrameType.PING;
+      p.frames.push({ k: "ping" });
+      p.ackEliciting = true;
+    }
+    if (o === p.payloadStart) return null;
+    // The header-protection sample needs 4 bytes after the packet number start (RFC 9001 section 5.4.2).
+    const minPayload = MIN_PN_AND_PAYLOAD_LENGTH - p.pnLength;
+    if (o - p.payloadStart < minPayload) {
+      buf.fill(0, o, p.payloadStart + minPayload);
+      o = p.payloadStart + minPayload;
+    }
+    p.payloadEnd = o;
+    st.nextPn++;
+    return p;
+  }
+
+  /** Application-space frames: HANDSHAKE_DONE, CID management, path responses, flow control, stream data. */
+  private writeAppFrames(p: BuiltPacket, buf: Uint8Array, o: number, end: number, now: number): number {
+    if (this.handshakeDoneToSend && end - o >= 1) {
+      buf[o++] = FrameType.HANDSHAKE_DONE;
+      p.frames.push({ k: "handshake_done" });
+      p.ackEliciting = true;
+      this.handshakeDoneToSend = false;
+    }
+    while (this.pathResponses.length > 0 && end - o >= 9) {
+      o = putFrame(buf, o, { type: "path_response", data: this.pathResponses.shift()! });
+      p.ackEliciting = true;
+    }
+    while (this.localCids.pendingAnnounce.length > 0) {
+      const seq = this.localCids.pendingAnnounce[0]!;
+      const e = this.localCids.get(seq);
+      if (!e) {
+        this.localCids.pendingAnnounce.shift();
+        continue;
+      }
+      const f: Frame = { type: "new_connection_id", sequence: seq, retirePriorTo: 0, connectionId: e.cid, statelessResetToken: e.resetToken! };
+      if (frameSize(f) > end - o) break;
+      o = putFrame(buf, o, f);
+      this.localCids.pendingAnnounce.shift();
+      p.frames.push({ k: "new_cid", seq });
+      p.ackEliciting = true;
+    }
+    while (this.peerCids.pendingRetire.length > 0) {
+      const seq = this.peerCids.pendingRetire[0]!;
+      const f: Frame = { type: "retire_connection_id", sequence: seq };
+      if (frameSize(f) > end - o) break;
+      o = putFrame(buf, o, f);
+      this.peerCids.pendingRetire.shift();
+      p.frames.push({ k: "retire_cid", seq });
+      p.ackEliciting = true;
+    }
+    const rtt = this.recovery.rtt.smoothedRtt;
+    for (let guard = 0; guard < 64; guard++) {
+      const c = this.streams.nextControlFrame(end - o, now, rtt);
+      if (!c) break;
+      o = putFrame(buf, o, c);
+      p.frames.push({ k: "control", f: c });
+      p.ackEliciting = true;
+      if (c.type === "data_blocked") this.blockedSent.data++;
+      else if (c.type === "stream_data_blocked") this.blockedSent.streamData++;
+      else if (c.type === "streams_blocked") this.blockedSent.streams++;
+    }
+    // Stream data fills the rest.
+    for (let guard = 0; guard < 256 && end - o > 8; guard++) {
+      const sf = this.streams.nextStreamFrame(end - o);
+      if (!sf) break;
+      o = putStreamFrame(buf, o, sf.streamId, sf.offset, sf.data, sf.fin);
+      p.frames.push({ k: "stream", id: sf.streamId, offset: sf.offset, length: sf.data.length, fin: sf.fin });
+      p.ackEliciting = true;
+    }
+    // Out of data (or blocked by flow control) with window to spare: application-limited (RFC 9002 section 7.8).
+    if (!this.streams.hasStreamData() && !this.streams.hasPendingControl()) this.recovery.setAppLimited(true);
+    return o;
+  }
+
+  /** Patches the Length field, protects the packet and records it with loss detection. */
+  private finishPacket(buf: Uint8Array, p: BuiltPacket, now: number, record = true): void {
+    if (p.space !== PacketNumberSpace.Application) patchLongHeaderLength(buf, p.pnOffset, p.payloadEnd, 2);
+    const st = this.spaces[p.space];
+    const end = st.keys.write!.protect(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn);
+    if (!record) {
+      // CONNECTION_CLOSE packets are not tracked (RFC 9002 section 2: not ack-eliciting, not in flight); numbers still advance.
+      st.nextPn = Math.max(st.nextPn, p.pn + 1);
+      return;
+    }
+    // Only ack-eliciting packets count in flight; padding rides on packets that are ack-eliciting or ACK-only.
+    const sent = new SentPacket<SentFrame[]>(p.pn, now, end - p.headerStart, p.ackEliciting, p.ackEliciting, p.frames);
+    sent.ackLargest = p.ackLargest;
+    this.recovery.onPacketSent(p.space, sent);
+    if (p.ackEliciting) {
+      // Restart the idle timer on the first ack-eliciting packet after a receipt (RFC 9000 section 10.1).
+      if (!this.lastAckElicitingSentAfterRecv && this.handshakeComplete) this.idleDeadline = now + this.idleTimeout();
+      this.lastAckElicitingSentAfterRecv = true;
+    }
+    // A client discards Initial keys when it first sends a Handshake packet (RFC 9001 section 4.9.1).
+    if (this.role === "client" && p.space === PacketNumberSpace.Handshake) this.discardSpace(PacketNumberSpace.Initial, now);
+  }
+}
+
+/** A packet being assembled in the send buffer. */
+interface BuiltPacket {
+  space: PacketNumberSpace;
+  headerStart: number;
+  pnOffset: number;
+  pnLength: 1 | 2 | 3 | 4;
+  payloadStart: number;
+  payloadEnd: number;
+  /** Where the payload must end to leave room for the tag. */
+  end: number;
+  pn: number;
+  ackEliciting: boolean;
+  frames: SentFrame[];
+  ackLargest: number;
+}

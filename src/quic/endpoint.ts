@@ -1,0 +1,417 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { plainBytes, toHex } from "../util/bytes.js";
+import { randomConnectionId } from "./cid.js";
+import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "./config.js";
+import { Connection, type ClientConnectionOptions } from "./connection.js";
+import {
+  MIN_INITIAL_DATAGRAM_SIZE,
+  PacketType,
+  buildRetry,
+  buildStatelessReset,
+  buildVersionNegotiation,
+  getQuicVersion,
+  parsePacketHeader,
+  peekDestinationCid,
+  statelessResetLength,
+  statelessResetToken,
+} from "./packet/index.js";
+import type { OutgoingDatagram, PathInfo, SansIo, SocketAddress } from "./types.js";
+import { formatAddress } from "./types.js";
+
+/** Options of an {@link Endpoint}. */
+export interface EndpointOptions {
+  /** Configuration for the connections this endpoint creates. */
+  config: ConnectionConfig | ResolvedConfig;
+  /** Accept incoming connections (requires `config.serverTls`). Default: true when serverTls is set. */
+  server?: boolean;
+  /** Require address validation with Retry before keeping any state for a client (RFC 9000 section 8.1.2). */
+  requireRetry?: boolean;
+  /** How long a Retry token stays valid, ms. Default 10 s. */
+  retryTokenLifetime?: number;
+  /** Key for stateless reset tokens (RFC 9000 section 10.3.2); random when absent. Share it across restarts to reset old connections. */
+  statelessResetKey?: Uint8Array;
+  /** Do not send stateless resets for unknown connections. */
+  disableStatelessReset?: boolean;
+  /** Most connections at once; further Initials are refused with CONNECTION_REFUSED. Default 10,000. */
+  maxConnections?: number;
+  /** Most connections per remote IP address. Default unlimited. */
+  maxConnectionsPerHost?: number;
+  /** Stateless resets sent per second at most (RFC 9000 section 10.3.3 asks for a limit). Default 100. */
+  statelessResetRate?: number;
+}
+
+/** Endpoint-level events. */
+export type EndpointEvent = { type: "connection"; connection: Connection };
+
+/** Counters of an endpoint. */
+export interface EndpointStats {
+  datagramsReceived: number;
+  bytesReceived: number;
+  datagramsSent: number;
+  bytesSent: number;
+  /** Datagrams that belonged to no connection and were not answered. */
+  packetsIgnored: number;
+  versionNegotiationsSent: number;
+  retriesSent: number;
+  statelessResetsSent: number;
+  serverConnections: number;
+  clientConnections: number;
+  refusedConnections: number;
+}
+
+const cidKey = (cid: Uint8Array): string => toHex(cid);
+
+/**
+ * Many connections behind one UDP socket, sans-IO: routes each datagram by
+ * destination connection ID (RFC 9000 section 5.2), answers what belongs
+ * to no connection (Version Negotiation, Retry, stateless reset), creates
+ * server connections, and merges every connection's output and timers into
+ * one `send` / `timeout` for its driver. One endpoint can be a client and a
+ * server at once.
+ */
+export class Endpoint implements SansIo {
+  /** Resolved configuration. */
+  readonly config: ResolvedConfig;
+  /** Counters. */
+  readonly stats: EndpointStats = {
+    datagramsReceived: 0,
+    bytesReceived: 0,
+    datagramsSent: 0,
+    bytesSent: 0,
+    packetsIgnored: 0,
+    versionNegotiationsSent: 0,
+    retriesSent: 0,
+    statelessResetsSent: 0,
+    serverConnections: 0,
+    clientConnections: 0,
+    refusedConnections: 0,
+  };
+  /** Whether the endpoint accepts new connections. */
+  acceptingConnections: boolean;
+
+  private readonly byCid = new Map<string, Connection>();
+  private readonly cidsOf = new Map<Connection, string[]>();
+  private readonly perHost = new Map<string, number>();
+  private readonly connections: Connection[] = [];
+  private readonly queued: OutgoingDatagram[] = [];
+  private readonly events: EndpointEvent[] = [];
+  private readonly resetKey: Uint8Array;
+  private readonly tokenKey: Buffer;
+  private readonly options: EndpointOptions;
+  private sendCursor = 0;
+  private resetWindowStart = 0;
+  private resetsInWindow = 0;
+
+  constructor(options: EndpointOptions) {
+    this.options = options;
+    this.config = "maxUndecryptablePackets" in options.config ? (options.config as ResolvedConfig) : resolveConfig(options.config as ConnectionConfig);
+    this.acceptingConnections = options.server ?? this.config.serverTls !== undefined;
+    this.resetKey = options.statelessResetKey ?? new Uint8Array(randomBytes(32));
+    this.tokenKey = randomBytes(32);
+  }
+
+  /** Live connections (not yet closed). */
+  get connectionCount(): number {
+    return this.connections.length;
+  }
+
+  /** Every live connection. */
+  allConnections(): readonly Connection[] {
+    return this.connections;
+  }
+
+  /** Next endpoint event (new server connections), or undefined. */
+  poll(): EndpointEvent | undefined {
+    return this.events.shift();
+  }
+
+  /** Starts a client connection from this endpoint. */
+  connect(options: Omit<ClientConnectionOptions, "config" | "statelessResetKey"> & { config?: ConnectionConfig | ResolvedConfig }): Connection {
+    const c = Connection.connect({ ...options, config: options.config ?? this.config, statelessResetKey: this.resetKey });
+    this.add(c);
+    this.stats.clientConnections++;
+    return c;
+  }
+
+  private add(c: Connection): void {
+    this.connections.push(c);
+    const keys: string[] = [];
+    for (const cid of c.sourceConnectionIds) {
+      const k = cidKey(cid);
+      this.byCid.set(k, c);
+      keys.push(k);
+    }
+    this.cidsOf.set(c, keys);
+  }
+
+  private registerCid(c: Connection, cid: Uint8Array): void {
+    const k = cidKey(cid);
+    this.byCid.set(k, c);
+    this.cidsOf.get(c)?.push(k);
+  }
+
+  private remove(c: Connection): void {
+    const i = this.connections.indexOf(c);
+    if (i >= 0) this.connections.splice(i, 1);
+    for (const k of this.cidsOf.get(c) ?? []) if (this.byCid.get(k) === c) this.byCid.delete(k);
+    this.cidsOf.delete(c);
+    if (c.role === "server") {
+      const host = c.remote.address;
+      const n = (this.perHost.get(host) ?? 1) - 1;
+      if (n <= 0) this.perHost.delete(host);
+      else this.perHost.set(host, n);
+    }
+  }
+
+  /**
+   * Routes one datagram (RFC 9000 section 5.2). Never throws. Returns the
+   * connection it went to (existing or new), so a driver knows whose events to drain.
+   */
+  recv(datagram: Uint8Array, path: PathInfo, now: number): Connection | undefined {
+    datagram = plainBytes(datagram);
+    this.stats.datagramsReceived++;
+    this.stats.bytesReceived += datagram.length;
+    if (datagram.length === 0) return;
+    const dcid = peekDestinationCid(datagram, 0, datagram.length, this.config.connectionIdLength);
+    if (!dcid) {
+      this.stats.packetsIgnored++;
+      return undefined;
+    }
+    const conn = this.byCid.get(cidKey(dcid));
+    if (conn) {
+      conn.recv(datagram, path, now);
+      this.collectCids(conn);
+      return conn;
+    }
+    if ((datagram[0]! & 0x80) === 0) {
+      this.maybeStatelessReset(datagram, dcid, path, now);
+      return undefined;
+    }
+    return this.onUnknownLongHeader(datagram, path, now);
+  }
+
+  /** Picks up CIDs a connection issued since the last look (NEW_CONNECTION_ID). */
+  private collectCids(c: Connection): void {
+    const known = this.cidsOf.get(c);
+    if (!known) return;
+    for (const cid of c.sourceConnectionIds) {
+      const k = cidKey(cid);
+      if (!this.byCid.has(k)) this.registerCid(c, cid);
+    }
+  }
+
+  private onUnknownLongHeader(datagram: Uint8Array, path: PathInfo, now: number): Connection | undefined {
+    let header;
+    try {
+      header = parsePacketHeader(datagram, 0, datagram.length, this.config.connectionIdLength);
+    } catch {
+      this.stats.packetsIgnored++;
+      return undefined;
+    }
+    if (!this.acceptingConnections) {
+      this.stats.packetsIgnored++;
+      return undefined;
+    }
+    if (header.type === PacketType.UnsupportedVersion) {
+      // Version Negotiation only for datagrams that could carry an Initial (RFC 9000 section 6.1 and 14.1).
+      if (datagram.length >= MIN_INITIAL_DATAGRAM_SIZE) {
+        const vn = buildVersionNegotiation(header.scid, header.dcid, this.config.versions);
+        this.queued.push({ data: vn, to: path.from, sendAt: now });
+        this.stats.versionNegotiationsSent++;
+      } else {
+        this.stats.packetsIgnored++;
+      }
+      return undefined;
+    }
+    if (header.type !== PacketType.Initial || datagram.length < MIN_INITIAL_DATAGRAM_SIZE) {
+      // A server drops Initial datagrams under 1200 bytes (RFC 9000 section 14.1) and anything else for unknown CIDs.
+      this.stats.packetsIgnored++;
+      return undefined;
+    }
+    if (header.dcid.length < 8) {
+      // The client's first DCID is at least 8 bytes (RFC 9000 section 7.2).
+      this.stats.packetsIgnored++;
+      return undefined;
+    }
+    const max = this.options.maxConnections ?? 10_000;
+    const perHost = this.options.maxConnectionsPerHost ?? Infinity;
+    if (this.connections.length >= max || (this.perHost.get(path.from.address) ?? 0) >= perHost) {
+      this.stats.refusedConnections++;
+      return undefined;
+    }
+    let retry: { originalDcid: Uint8Array; retrySourceCid: Uint8Array } | undefined;
+    if (this.options.requireRetry) {
+      if (header.token.length === 0) {
+        this.sendRetry(header.version, header.dcid, header.scid, path, now);
+        return undefined;
+      }
+      const t = this.openRetryToken(header.token, path.from, now);
+      if (!t || !equalCid(t.retrySourceCid, header.dcid)) {
+        // An invalid token: drop (RFC 9000 section 8.1.3 allows a close with INVALID_TOKEN; dropping keeps no state).
+        this.stats.packetsIgnored++;
+        return undefined;
+      }
+      retry = t;
+    }
+    const scid = randomConnectionId(this.config.connectionIdLength);
+    const c = Connection.accept({
+      config: this.config,
+      remote: path.from,
+      local: path.to,
+      now,
+      scid,
+      initialDcid: header.dcid.slice(),
+      peerScid: header.scid.slice(),
+      version: header.version,
+      ...(retry ? { retry } : {}),
+      statelessResetKey: this.resetKey,
+      onCidIssued: (cid) => this.registerCid(c, cid),
+    });
+    this.add(c);
+    // Retransmitted Initials still carry the client's chosen DCID (RFC 9000 section 7.2).
+    this.registerCid(c, header.dcid.slice());
+    this.perHost.set(path.from.address, (this.perHost.get(path.from.address) ?? 0) + 1);
+    this.stats.serverConnections++;
+    this.events.push({ type: "connection", connection: c });
+    c.recv(datagram, path, now);
+    return c;
+  }
+
+  private sendRetry(version: number, clientDcid: Uint8Array, clientScid: Uint8Array, path: PathInfo, now: number): void {
+    const v = getQuicVersion(version);
+    if (!v) return;
+    const retryScid = randomConnectionId(this.config.connectionIdLength);
+    const token = this.sealRetryToken(clientDcid, retryScid, path.from, now);
+    const packet = buildRetry(v, clientScid, retryScid, clientDcid, token);
+    this.queued.push({ data: packet, to: path.from, sendAt: now });
+    this.stats.retriesSent++;
+  }
+
+  /** A Retry token: AES-256-GCM over the original DCID, the Retry SCID, the client address and the time (RFC 9000 section 8.1.4). */
+  private sealRetryToken(odcid: Uint8Array, retryScid: Uint8Array, from: SocketAddress, now: number): Uint8Array {
+    const addr = Buffer.from(formatAddress(from));
+    const plain = Buffer.alloc(8 + 1 + odcid.length + 1 + retryScid.length + addr.length);
+    let o = 0;
+    plain.writeDoubleBE(now, o);
+    o += 8;
+    plain[o++] = odcid.length;
+    plain.set(odcid, o);
+    o += odcid.length;
+    plain[o++] = retryScid.length;
+    plain.set(retryScid, o);
+    o += retryScid.length;
+    plain.set(addr, o);
+    const iv = randomBytes(12);
+    const c = createCipheriv("aes-256-gcm", this.tokenKey, iv);
+    const body = Buffer.concat([c.update(plain), c.final()]);
+    return new Uint8Array(Buffer.concat([Buffer.of(0x01), iv, body, c.getAuthTag()]));
+  }
+
+  private openRetryToken(token: Uint8Array, from: SocketAddress, now: number): { originalDcid: Uint8Array; retrySourceCid: Uint8Array } | undefined {
+    if (token.length < 1 + 12 + 16 + 10 || token[0] !== 0x01) return undefined;
+    try {
+      const iv = token.subarray(1, 13);
+      const tag = token.subarray(token.length - 16);
+      const d = createDecipheriv("aes-256-gcm", this.tokenKey, iv);
+      d.setAuthTag(tag);
+      const plain = Buffer.concat([d.update(token.subarray(13, token.length - 16)), d.final()]);
+      let o = 0;
+      const issued = plain.readDoubleBE(o);
+      o += 8;
+      const odLen = plain[o++]!;
+      const odcid = new Uint8Array(plain.subarray(o, o + odLen));
+      o += odLen;
+      const rsLen = plain[o++]!;
+      const rscid = new Uint8Array(plain.subarray(o, o + rsLen));
+      o += rsLen;
+      const addr = plain.subarray(o).toString();
+      if (addr !== formatAddress(from)) return undefined;
+      if (now - issued > (this.options.retryTokenLifetime ?? 10_000) || now < issued - 1000) return undefined;
+      return { originalDcid: odcid, retrySourceCid: rscid };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private maybeStatelessReset(datagram: Uint8Array, dcid: Uint8Array, path: PathInfo, now: number): void {
+    // RFC 9000 section 10.3: the reset must be smaller than the packet that triggered it, and at least 21 bytes.
+    if (this.options.disableStatelessReset || datagram.length <= 21) {
+      this.stats.packetsIgnored++;
+      return;
+    }
+    if (now - this.resetWindowStart >= 1000) {
+      this.resetWindowStart = now;
+      this.resetsInWindow = 0;
+    }
+    if (this.resetsInWindow >= (this.options.statelessResetRate ?? 100)) {
+      this.stats.packetsIgnored++;
+      return;
+    }
+    this.resetsInWindow++;
+    const token = statelessResetToken(this.resetKey, dcid);
+    const reset = buildStatelessReset(token, statelessResetLength(datagram.length));
+    this.queued.push({ data: reset, to: path.from, sendAt: now });
+    this.stats.statelessResetsSent++;
+  }
+
+  /** The next datagram from any connection or the endpoint itself; connections take turns. */
+  send(now: number): OutgoingDatagram | null {
+    const q = this.queued.shift();
+    if (q) return this.count(q);
+    const n = this.connections.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (this.sendCursor + i) % n;
+      const c = this.connections[idx]!;
+      const d = c.send(now);
+      if (d) {
+        this.collectCids(c);
+        this.sendCursor = (idx + 1) % Math.max(1, this.connections.length);
+        return this.count(d);
+      }
+    }
+    this.reap();
+    return null;
+  }
+
+  private count(d: OutgoingDatagram): OutgoingDatagram {
+    this.stats.datagramsSent++;
+    this.stats.bytesSent += d.data.length;
+    return d;
+  }
+
+  /** Frees closed connections. */
+  private reap(): void {
+    for (let i = this.connections.length - 1; i >= 0; i--) {
+      const c = this.connections[i]!;
+      if (c.isClosed) this.remove(c);
+    }
+  }
+
+  /** The earliest deadline of any connection. */
+  timeout(): number | undefined {
+    let t = Infinity;
+    for (const c of this.connections) {
+      const ct = c.timeout();
+      if (ct !== undefined && ct < t) t = ct;
+    }
+    return t === Infinity ? undefined : t;
+  }
+
+  /** Runs expired timers of every connection; returns the connections whose timers ran. */
+  onTimeout(now: number): Connection[] {
+    const ran: Connection[] = [];
+    for (const c of [...this.connections]) {
+      const t = c.timeout();
+      if (t !== undefined && t <= now) {
+        c.onTimeout(now);
+        ran.push(c);
+      }
+    }
+    this.reap();
+    return ran;
+  }
+}
+
+function equalCid(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

@@ -1,0 +1,253 @@
+import type { SansIo, SocketAddress } from "../quic/types.js";
+import { Prng } from "./prng.js";
+
+/** Impairments applied to one direction of a simulated link. All rates are probabilities in [0, 1]. */
+export interface LinkConditions {
+  /** One-way delay in ms. */
+  delay?: number;
+  /** Extra uniformly random delay in [0, jitter) ms; with it, packets can be reordered. */
+  jitter?: number;
+  /** Probability that a datagram is dropped. */
+  loss?: number;
+  /** Probability that a datagram is delivered twice. */
+  duplicate?: number;
+  /** Probability that one random bit of a datagram is flipped. */
+  corrupt?: number;
+  /** Probability that a datagram is held back by an extra `reorderDelay` ms. */
+  reorder?: number;
+  /** Extra delay for reordered datagrams (default 2 * delay + 1). */
+  reorderDelay?: number;
+  /** Bottleneck rate in bytes per ms (e.g. 12_500 for 100 Mbit/s); unlimited when absent. */
+  bandwidth?: number;
+  /** Queue capacity of the bottleneck in bytes; datagrams beyond it are tail-dropped. */
+  queueBytes?: number;
+  /** Decides per datagram (1-based index in this direction) whether to drop it. */
+  drop?: (index: number, datagram: Uint8Array) => boolean;
+  /**
+   * Rewrites a datagram as it enters the link (1-based index in this
+   * direction), before the other impairments: return it unchanged, a
+   * modified copy, or null to drop it. For tests that tamper with packets
+   * or watch what is sent.
+   */
+  tamper?: (datagram: Uint8Array, index: number) => Uint8Array | null;
+}
+
+/** Counters of one direction. */
+export interface LinkStats {
+  sent: number;
+  sentBytes: number;
+  delivered: number;
+  deliveredBytes: number;
+  dropped: number;
+  duplicated: number;
+  corrupted: number;
+}
+
+interface InFlight {
+  at: number;
+  seq: number;
+  data: Uint8Array;
+  dest: 0 | 1;
+}
+
+/**
+ * Two sans-IO participants joined by a simulated network with a fake clock:
+ * delay, jitter, loss, reordering, duplication, corruption and a bandwidth
+ * bottleneck, all deterministic for a given seed. Time only moves when
+ * nothing can happen sooner, so a long transfer runs as fast as the CPU allows.
+ *
+ * This is how the transport is tested (after quiche's `Pipe` and quinn's
+ * `Pair`), and applications can use it to test their own protocols over a
+ * bad link.
+ */
+export class SimulatedLink {
+  /** The virtual clock in ms. */
+  now: number;
+  readonly stats: [LinkStats, LinkStats];
+  private readonly nodes: [SansIo, SansIo];
+  private readonly addresses: [SocketAddress, SocketAddress];
+  private readonly conditions: [LinkConditions, LinkConditions];
+  private readonly rng: Prng;
+  private queue: InFlight[] = [];
+  private seq = 0;
+  /** When each direction's bottleneck is next free. */
+  private busyUntil: [number, number] = [0, 0];
+
+  /**
+   * @param a first participant (index 0), e.g. the client
+   * @param b second participant (index 1), e.g. the server
+   * @param options `aToB` and `bToA` impairments, a `seed`, the start time and the two addresses
+   */
+  constructor(
+    a: SansIo,
+    b: SansIo,
+    options: {
+      aToB?: LinkConditions;
+      bToA?: LinkConditions;
+      seed?: number;
+      start?: number;
+      addressA?: SocketAddress;
+      addressB?: SocketAddress;
+    } = {},
+  ) {
+    this.nodes = [a, b];
+    this.addresses = [options.addressA ?? { address: "10.0.0.1", port: 40000 }, options.addressB ?? { address: "10.0.0.2", port: 443 }];
+    this.conditions = [options.aToB ?? {}, options.bToA ?? {}];
+    this.rng = new Prng(options.seed ?? 1);
+    // The core's clock is wall-clock milliseconds (certificates are checked against it).
+    this.now = options.start ?? Math.floor(Date.now());
+    const zero = (): LinkStats => ({ sent: 0, sentBytes: 0, delivered: 0, deliveredBytes: 0, dropped: 0, duplicated: 0, corrupted: 0 });
+    this.stats = [zero(), zero()];
+  }
+
+  /** Address of participant `i` as the other side sees it. */
+  address(i: 0 | 1): SocketAddress {
+    return this.addresses[i];
+  }
+
+  /** Changes participant `i`'s address (NAT rebinding): later datagrams come from the new one. */
+  rebind(i: 0 | 1, to: SocketAddress): void {
+    this.addresses[i] = to;
+  }
+
+  /** Replaces the impairments of direction `from` (0: a to b, 1: b to a). */
+  setConditions(from: 0 | 1, c: LinkConditions): void {
+    this.conditions[from] = c;
+  }
+
+  /** Replaces participant `i` (e.g. a server that restarts and lost its state); queued datagrams go to the new one. */
+  replace(i: 0 | 1, node: SansIo): void {
+    this.nodes[i] = node;
+  }
+
+  /**
+   * Delivers `data` to the other participant as if `from` had sent it,
+   * `delay` ms from now (default: the direction's one-way delay), with no
+   * impairment and without counting it as sent. For injecting crafted or
+   * mutated datagrams.
+   */
+  inject(from: 0 | 1, data: Uint8Array, delay: number = this.conditions[from].delay ?? 0): void {
+    this.push({ at: this.now + delay, seq: this.seq++, data, dest: (1 - from) as 0 | 1 });
+  }
+
+  private enqueue(from: 0 | 1, data: Uint8Array): void {
+    const c = this.conditions[from];
+    const s = this.stats[from];
+    s.sent++;
+    s.sentBytes += data.length;
+    if (c.tamper) {
+      const t = c.tamper(data, s.sent);
+      if (t === null) {
+        s.dropped++;
+        return;
+      }
+      data = t;
+    }
+    if (c.drop?.(s.sent, data) || this.rng.chance(c.loss ?? 0)) {
+      s.dropped++;
+      return;
+    }
+    let departure = this.now;
+    if (c.bandwidth) {
+      const start = Math.max(this.now, this.busyUntil[from]);
+      const queued = (start - this.now) * c.bandwidth;
+      if (c.queueBytes !== undefined && queued + data.length > c.queueBytes) {
+        s.dropped++;
+        return;
+      }
+      departure = start + data.length / c.bandwidth;
+      this.busyUntil[from] = departure;
+    }
+    let at = departure + (c.delay ?? 0) + (c.jitter ? this.rng.next() * c.jitter : 0);
+    if (this.rng.chance(c.reorder ?? 0)) at += c.reorderDelay ?? 2 * (c.delay ?? 0) + 1;
+    let payload = data;
+    if (this.rng.chance(c.corrupt ?? 0)) {
+      payload = new Uint8Array(data); // a copy: Buffer.slice would share memory
+      const bit = this.rng.int(payload.length * 8);
+      payload[bit >>> 3]! ^= 1 << (bit & 7);
+      s.corrupted++;
+    }
+    const dest = (1 - from) as 0 | 1;
+    this.push({ at, seq: this.seq++, data: payload, dest });
+    if (this.rng.chance(c.duplicate ?? 0)) {
+      s.duplicated++;
+      this.push({ at: at + (c.jitter ?? 0) * this.rng.next(), seq: this.seq++, data: new Uint8Array(payload), dest }); // receivers decrypt in place: each copy needs its own bytes
+    }
+  }
+
+  private push(p: InFlight): void {
+    // Keep the queue sorted by (at, seq); inserts are mostly at the end.
+    const q = this.queue;
+    let i = q.length;
+    while (i > 0 && (q[i - 1]!.at > p.at || (q[i - 1]!.at === p.at && q[i - 1]!.seq > p.seq))) i--;
+    q.splice(i, 0, p);
+  }
+
+  /** Collects every datagram both participants want to send now. Returns the earliest future pacing time, if any. */
+  private flush(): number {
+    let nextPaced = Infinity;
+    for (const i of [0, 1] as const) {
+      for (let guard = 0; guard < 100_000; guard++) {
+        const d = this.nodes[i].send(this.now);
+        if (!d) break;
+        if (d.sendAt > this.now) {
+          // A paced datagram leaves later; the link applies it at that time.
+          const data = d.data;
+          this.pendingPaced.push({ at: d.sendAt, from: i, data });
+          nextPaced = Math.min(nextPaced, d.sendAt);
+          break;
+        }
+        this.enqueue(i, d.data);
+      }
+    }
+    return nextPaced;
+  }
+
+  private pendingPaced: Array<{ at: number; from: 0 | 1; data: Uint8Array }> = [];
+
+  /**
+   * Runs the simulation until `until()` is true or `maxTime` ms of virtual
+   * time pass. Returns true when the condition was met.
+   */
+  run(until: () => boolean, maxTime = 60_000): boolean {
+    const deadline = this.now + maxTime;
+    for (;;) {
+      if (until()) return true;
+      // Release paced datagrams whose time has come.
+      if (this.pendingPaced.length) {
+        const due = this.pendingPaced.filter((p) => p.at <= this.now);
+        if (due.length) {
+          this.pendingPaced = this.pendingPaced.filter((p) => p.at > this.now);
+          for (const p of due) this.enqueue(p.from, p.data);
+        }
+      }
+      this.flush();
+      if (until()) return true;
+      let next = Infinity;
+      if (this.queue.length) next = this.queue[0]!.at;
+      for (const p of this.pendingPaced) next = Math.min(next, p.at);
+      for (const n of this.nodes) {
+        const t = n.timeout();
+        if (t !== undefined) next = Math.min(next, t);
+      }
+      if (next === Infinity) return until();
+      if (next > deadline) {
+        this.now = deadline;
+        return until();
+      }
+      this.now = Math.max(this.now, next);
+      // Deliver everything due now, then fire timers.
+      while (this.queue.length && this.queue[0]!.at <= this.now) {
+        const p = this.queue.shift()!;
+        const from = (1 - p.dest) as 0 | 1;
+        this.stats[from].delivered++;
+        this.stats[from].deliveredBytes += p.data.length;
+        this.nodes[p.dest].recv(p.data, { from: this.addresses[from], to: this.addresses[p.dest] }, this.now);
+      }
+      for (const n of this.nodes) {
+        const t = n.timeout();
+        if (t !== undefined && t <= this.now) n.onTimeout(this.now);
+      }
+    }
+  }
+}
