@@ -1,0 +1,606 @@
+import { lookup as dnsLookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import type { KeyObject } from "node:crypto";
+import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
+import type { Connection, ConnectionEvent } from "../quic/connection.js";
+import { QuicConnectionError } from "../quic/connection.js";
+import type { SocketAddress } from "../quic/types.js";
+import { TsquicError } from "../util/errors.js";
+import { plainBytes } from "../util/bytes.js";
+import { UdpEndpoint } from "../driver/udp-endpoint.js";
+import type { SessionTicket } from "../tls/ticket.js";
+
+/** Certificate, key or CA input: PEM text or DER/PEM bytes. */
+export type CertInput = string | Uint8Array | Array<string | Uint8Array>;
+
+/** Callbacks for the streams of a connection (seed 000, "Stream lifecycle callbacks"). */
+export interface StreamHandlers<T = unknown> {
+  /** A stream was opened, by either side (on the peer when its first frame arrives). */
+  open?(stream: QuicStream<T>): void;
+  /** Bytes arrived on a stream. */
+  data?(stream: QuicStream<T>, buffer: Buffer): void;
+  /** A stream whose `write` returned false can take more data. */
+  drain?(stream: QuicStream<T>): void;
+  /** The stream is finished both ways (FIN sent and received) or was reset. */
+  close?(stream: QuicStream<T>): void;
+  /** The peer reset the stream or asked us to stop sending, or a stream-level error occurred. */
+  error?(stream: QuicStream<T>, error: Error): void;
+}
+
+/** Callbacks for a connection. */
+export interface SocketHandlers<T = unknown> {
+  /** The handshake completed. */
+  open?(socket: QuicSocket<T>): void;
+  /** The connection ended (after `error` when it ended with one). */
+  close?(socket: QuicSocket<T>): void;
+  /** The connection failed: TLS, handshake timeout, idle timeout, protocol violation, peer's error close. */
+  error?(socket: QuicSocket<T>, error: Error): void;
+}
+
+/** Transport knobs shared by both entry points. */
+export interface QuicTransportOptions {
+  /** Transport parameters (idle timeout, windows, stream limits...). */
+  transport?: Partial<TransportSettings>;
+  /** "reno" (default) or "cubic". */
+  congestionControl?: "reno" | "cubic";
+  /** Largest UDP payload to send (default 1200). */
+  maxUdpPayloadSize?: number;
+  /** Per-stream write buffer size above which `write` returns false. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Handshake timeout in ms. Default 10 s. */
+  handshakeTimeout?: number;
+  /** SSLKEYLOGFILE lines. */
+  keylog?: (line: string) => void;
+}
+
+/** Options of {@link quic}: TLS, ALPN and callbacks; stream callbacks may sit at the top level or under `stream`. */
+export interface QuicClientOptions<T = unknown> extends StreamHandlers<T>, QuicTransportOptions {
+  tls?: {
+    /** Trusted CA certificates; replaces the platform root store. */
+    ca?: CertInput;
+    /** Client certificate chain (mutual TLS). */
+    cert?: CertInput;
+    /** Client private key. */
+    key?: string | Uint8Array | KeyObject;
+    passphrase?: string;
+    /** Verify the server's certificate (default true). */
+    rejectUnauthorized?: boolean;
+    /** Server name for SNI and verification (default: the host of the target). */
+    serverName?: string;
+    /** A session ticket from an earlier connection's `socket.sessionTicket`, to resume. */
+    session?: SessionTicket | Uint8Array;
+  };
+  /** ALPN protocol(s). Default "tsquic". */
+  alpn?: string | string[];
+  /** Stream callbacks, when not given at the top level. */
+  stream?: StreamHandlers<T>;
+  /** Connection callbacks. When `stream` is given, top-level open/close/error are connection callbacks. */
+  socket?: SocketHandlers<T>;
+  /** DNS lookup (default: the platform's). */
+  lookup?: (hostname: string) => Promise<{ address: string; family: number }>;
+  /** Local address to bind. */
+  localAddress?: string;
+}
+
+/** Options of {@link listen}. */
+export interface QuicServerOptions<T = unknown> extends SocketHandlers<T>, QuicTransportOptions {
+  /** Port; 0 picks a free one (see `server.port`). */
+  port?: number;
+  /** Address to bind. Default "0.0.0.0". */
+  hostname?: string;
+  /** ALPN protocol(s) accepted, in preference order. Default "tsquic". */
+  alpn?: string | string[];
+  /** Server TLS settings. */
+  quic: {
+    cert: CertInput;
+    key: string | Uint8Array | KeyObject;
+    /** CA to verify client certificates; setting it requests a client certificate. */
+    ca?: CertInput;
+    passphrase?: string;
+    /** Require clients to present a certificate (default: when `ca` is set). */
+    requestCert?: boolean;
+  };
+  /** Stream callbacks for every connection. */
+  stream?: StreamHandlers<T>;
+  /** Require a Retry round trip before keeping state (address validation, RFC 9000 section 8.1.2). */
+  validateAddress?: boolean;
+  /** Most simultaneous connections. */
+  maxConnections?: number;
+}
+
+/** The resolved handler set a connection dispatches to; replaced wholesale by `server.reload`. */
+interface Handlers {
+  stream: StreamHandlers<any>;
+  socket: SocketHandlers<any>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * One stream of a QUIC connection (seed 000's QuicStream). Bidirectional;
+ * data flows through `write` / `end` and the `data` callback.
+ */
+export class QuicStream<T = unknown> {
+  /** Stream ID: 0, 4, 8... for client-initiated, 1, 5, 9... for server-initiated streams (RFC 9000 section 2.1). */
+  readonly id: number;
+  /**
+   * Application data attached to the stream. It is local to this side: the
+   * value given to `socket.stream(data)` is never sent to the peer, so on the
+   * peer it starts undefined (set it in `open` if needed).
+   */
+  data: T | undefined;
+  /** The connection. */
+  readonly socket: QuicSocket<T>;
+  private closedFired = false;
+
+  /** @internal */
+  constructor(socket: QuicSocket<T>, id: number, data: T | undefined) {
+    this.socket = socket;
+    this.id = id;
+    this.data = data;
+  }
+
+  /**
+   * Queues bytes to send. Returns false when the stream's buffered bytes are
+   * above its high-water mark: wait for `drain` before writing more (the
+   * data is still queued).
+   */
+  write(chunk: Uint8Array | string): boolean {
+    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+    return this.socket._write(this, bytes, false);
+  }
+
+  /** Sends FIN, optionally after a last chunk: our side of the stream is finished. */
+  end(chunk?: Uint8Array | string): void {
+    const bytes = chunk === undefined ? new Uint8Array(0) : typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+    this.socket._write(this, bytes, true);
+  }
+
+  /** Closes the stream at once: RESET_STREAM for our sending side and STOP_SENDING for the peer's (RFC 9000 sections 19.4, 19.5). */
+  close(errorCode = 0): void {
+    this.socket._resetStream(this, errorCode);
+  }
+
+  /** True once `close` fired for this stream. */
+  get closed(): boolean {
+    return this.closedFired;
+  }
+
+  /** @internal */
+  _markClosed(): boolean {
+    if (this.closedFired) return false;
+    this.closedFired = true;
+    return true;
+  }
+}
+
+/** Where a {@link QuicSocket} lives: its connection and the UDP endpoint driving it. */
+interface SocketHost {
+  udp: UdpEndpoint;
+  handlers(): Handlers;
+}
+
+/**
+ * A QUIC connection (seed 000's QuicSocket). All data flows through
+ * streams: there is no `socket.write`.
+ */
+export class QuicSocket<T = unknown> {
+  /** Application data attached to the connection. */
+  data: unknown;
+  /** @internal */
+  readonly connection: Connection;
+  private readonly host: SocketHost;
+  private readonly streams = new Map<number, QuicStream<T>>();
+  private ended = false;
+  private opened = false;
+  /** @internal resolves the client's promise */
+  _onOpen: (() => void) | undefined;
+  /** @internal rejects the client's promise */
+  _onFail: ((e: Error) => void) | undefined;
+  /** @internal called when the connection is gone */
+  _onGone: (() => void) | undefined;
+  /** The latest session ticket received (client), to resume a later connection. */
+  sessionTicket: SessionTicket | undefined;
+
+  /** @internal */
+  constructor(connection: Connection, host: SocketHost) {
+    this.connection = connection;
+    this.host = host;
+  }
+
+  /** Opens a new bidirectional stream with optional local data. */
+  stream(data?: T): QuicStream<T> {
+    if (this.ended) throw this.connection.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
+    const s = this.connection.openStream(true);
+    if (!s) {
+      throw new TsquicError(
+        "ERR_QUIC_STREAM_LIMIT",
+        `the peer allows no more concurrent streams right now (${this.connection.streams.streamCount} open); close some and retry`,
+      );
+    }
+    const qs = new QuicStream<T>(this, s.id, data);
+    this.streams.set(s.id, qs);
+    this.call(() => this.host.handlers().stream.open?.(qs));
+    this.host.udp.touch(this.connection);
+    return qs;
+  }
+
+  /** Closes the connection gracefully (CONNECTION_CLOSE with the application code, RFC 9000 section 10.2). */
+  close(errorCode = 0, reason = ""): void {
+    if (this.ended) return;
+    this.connection.close(errorCode, reason);
+    this.host.udp.touch(this.connection);
+  }
+
+  /** The peer's address. */
+  get address(): SocketAddress {
+    return { ...this.connection.remote };
+  }
+
+  /** Our local address. */
+  get localAddress(): SocketAddress {
+    return { ...this.host.udp.address };
+  }
+
+  /** The negotiated ALPN protocol. */
+  get alpnProtocol(): string | undefined {
+    return this.connection.alpnProtocol;
+  }
+
+  /** Connection statistics: RTT, congestion window, bytes and packets, losses. */
+  stats(): ReturnType<Connection["stats"]> {
+    return this.connection.stats();
+  }
+
+  /** True once the connection has closed. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** @internal */
+  _write(stream: QuicStream<T>, bytes: Uint8Array, fin: boolean): boolean {
+    if (this.ended) throw this.connection.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
+    // The core keeps a reference to what we queue, so a Buffer the caller may reuse is copied.
+    const data = bytes.length === 0 ? bytes : new Uint8Array(plainBytes(bytes));
+    const ok = this.connection.streamWrite(stream.id, data, fin);
+    this.host.udp.touch(this.connection);
+    return ok;
+  }
+
+  /** @internal */
+  _resetStream(stream: QuicStream<T>, code: number): void {
+    const s = this.connection.getStream(stream.id);
+    if (s) {
+      this.connection.streamReset(stream.id, code);
+      this.connection.streamStopSending(stream.id, code);
+      this.host.udp.touch(this.connection);
+    }
+    this.fireClose(stream);
+  }
+
+  private call(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      // A throwing handler must not break the connection's state machine; report it as a connection error.
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  }
+
+  private fireClose(qs: QuicStream<T>): void {
+    if (qs._markClosed()) {
+      this.streams.delete(qs.id);
+      this.call(() => this.host.handlers().stream.close?.(qs));
+    }
+  }
+
+  private streamFor(id: number): QuicStream<T> {
+    let qs = this.streams.get(id);
+    if (!qs) {
+      qs = new QuicStream<T>(this, id, undefined);
+      this.streams.set(id, qs);
+      this.call(() => this.host.handlers().stream.open?.(qs!));
+    }
+    return qs;
+  }
+
+  /** @internal Drains the connection's events into the callbacks. */
+  _dispatch(): void {
+    const h = this.host.handlers();
+    const c = this.connection;
+    for (let e: ConnectionEvent | undefined = c.poll(); e; e = c.poll()) {
+      switch (e.type) {
+        case "handshake_done":
+          this.opened = true;
+          this.call(() => h.socket.open?.(this));
+          this._onOpen?.();
+          this._onOpen = undefined;
+          break;
+        case "session_ticket":
+          this.sessionTicket = e.ticket;
+          break;
+        case "opened":
+          this.streamFor(e.streamId);
+          break;
+        case "readable": {
+          const qs = this.streamFor(e.streamId);
+          for (let r = c.streamRead(e.streamId); r; r = c.streamRead(e.streamId)) {
+            if (r.data.length > 0) {
+              const buf = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+              this.call(() => h.stream.data?.(qs, buf));
+            }
+          }
+          break;
+        }
+        case "writable": {
+          const qs = this.streams.get(e.streamId);
+          if (qs) this.call(() => h.stream.drain?.(qs));
+          break;
+        }
+        case "reset": {
+          const qs = this.streamFor(e.streamId);
+          const err = new QuicConnectionError("ERR_QUIC_STREAM_RESET", `stream ${e.streamId} reset by the peer with code ${e.errorCode}`, e.errorCode, true, true);
+          this.call(() => h.stream.error?.(qs, err));
+          // Our sending side is no longer wanted either: end it so the stream closes.
+          if (c.getStream(e.streamId)) c.streamReset(e.streamId, e.errorCode);
+          this.fireClose(qs);
+          break;
+        }
+        case "stop_sending": {
+          const qs = this.streamFor(e.streamId);
+          const err = new QuicConnectionError("ERR_QUIC_STREAM_STOPPED", `peer asked to stop sending on stream ${e.streamId} with code ${e.errorCode}`, e.errorCode, true, true);
+          this.call(() => h.stream.error?.(qs, err));
+          break;
+        }
+        case "closed": {
+          const qs = this.streams.get(e.streamId);
+          if (qs) this.fireClose(qs);
+          break;
+        }
+        case "finished":
+        case "streams_available":
+          break;
+        case "connection_closed": {
+          if (this.ended) break;
+          this.ended = true;
+          const err = e.info.error;
+          if (!this.opened) {
+            this._onFail?.(err ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "connection closed before the handshake completed"));
+            this._onFail = undefined;
+          }
+          for (const qs of [...this.streams.values()]) {
+            if (err) this.call(() => h.stream.error?.(qs, err));
+            this.fireClose(qs);
+          }
+          if (err && this.opened) this.call(() => h.socket.error?.(this, err));
+          else if (err && !this._onOpen && h.socket.error) this.call(() => h.socket.error?.(this, err));
+          this.call(() => h.socket.close?.(this));
+          this._onGone?.();
+          break;
+        }
+      }
+    }
+  }
+}
+
+function alpnList(alpn: string | string[] | undefined): string[] {
+  if (alpn === undefined) return ["tsquic"];
+  return Array.isArray(alpn) ? alpn : [alpn];
+}
+
+function transportConfig(o: QuicTransportOptions): Partial<ConnectionConfig> {
+  return {
+    ...(o.transport ? { transport: o.transport } : {}),
+    ...(o.congestionControl ? { congestionControl: o.congestionControl } : {}),
+    ...(o.maxUdpPayloadSize ? { maxSendUdpPayloadSize: o.maxUdpPayloadSize } : {}),
+    ...(o.highWaterMark ? { streamHighWaterMark: o.highWaterMark } : {}),
+    ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
+    ...(o.keylog ? { keylog: o.keylog } : {}),
+  };
+}
+
+/** Splits "host:port" or "[v6]:port". */
+export function parseTarget(target: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(target) ?? /^([^:]+):(\d+)$/.exec(target);
+  if (!m) throw new TypeError(`invalid QUIC target "${target}": expected "host:port" or "[ipv6]:port"`);
+  const port = Number(m[2]);
+  if (!(port > 0 && port < 65536)) throw new TypeError(`invalid port in "${target}"`);
+  return { host: m[1]!, port };
+}
+
+/**
+ * Connects to a QUIC server (seed 000's `Bun.quic`). Resolves with the
+ * connection once the handshake completes; rejects with an error carrying
+ * the QUIC or TLS code when it fails.
+ */
+export async function quic<T = unknown>(target: string, options: QuicClientOptions<T> = {}): Promise<QuicSocket<T>> {
+  const { host, port } = parseTarget(target);
+  let address = host;
+  if (!isIP(host)) {
+    const r = options.lookup ? await options.lookup(host) : await dnsLookup(host);
+    address = r.address;
+  }
+  const ipv6 = isIP(address) === 6;
+  const handlers: Handlers = options.stream
+    ? {
+        stream: options.stream,
+        socket: { ...(options.socket ?? {}), open: options.socket?.open ?? (options.open as SocketHandlers["open"]), close: options.socket?.close ?? (options.close as SocketHandlers["close"]), error: options.socket?.error ?? (options.error as SocketHandlers["error"]) },
+      }
+    : {
+        stream: { open: options.open, data: options.data, drain: options.drain, close: options.close, error: options.error } as StreamHandlers<any>,
+        socket: options.socket ?? {},
+      };
+  const tls = options.tls ?? {};
+  const config: ConnectionConfig = {
+    alpn: alpnList(options.alpn),
+    clientTls: {
+      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+      ...(tls.key !== undefined ? { key: tls.key } : {}),
+      ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+      ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+    },
+    ...transportConfig(options),
+  };
+  let socketRef: QuicSocket<T> | undefined;
+  const udp = await UdpEndpoint.bind(
+    { config, address: options.localAddress ?? (ipv6 ? "::" : "0.0.0.0"), port: 0, server: false },
+    () => socketRef?._dispatch(),
+  );
+  const conn = udp.connect({
+    serverName: tls.serverName ?? host,
+    remote: { address, port },
+    ...(tls.session ? { sessionTicket: tls.session as Uint8Array } : {}),
+  });
+  const socket = new QuicSocket<T>(conn, { udp, handlers: () => handlers });
+  socketRef = socket;
+  socket._onGone = () => {
+    // A client's UDP socket belongs to its one connection: close it with the connection.
+    setImmediate(() => {
+      udp.flushNow();
+      void udp.close();
+    });
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket._onOpen = resolve;
+    socket._onFail = reject;
+  });
+  return socket;
+}
+
+/** A QUIC server (seed 000's `Bun.listen({ quic })`). */
+export class QuicServer<T = unknown> {
+  /** Resolves once the socket is bound (`port` is then final). */
+  readonly ready: Promise<QuicServer<T>>;
+  private udp: UdpEndpoint | undefined;
+  private handlers: Handlers;
+  private readonly sockets = new Map<Connection, QuicSocket<T>>();
+  private readonly requestedPort: number;
+  private readonly requestedHost: string;
+  private stopped = false;
+  private unrefed = false;
+
+  /** @internal */
+  constructor(options: QuicServerOptions<T>) {
+    if (!options.quic?.cert || !options.quic?.key) throw new TypeError("listen({ quic: { cert, key } }) needs a certificate and a key");
+    this.handlers = { stream: options.stream ?? {}, socket: { open: options.open, close: options.close, error: options.error } as SocketHandlers<any> };
+    this.requestedPort = options.port ?? 0;
+    this.requestedHost = options.hostname ?? "0.0.0.0";
+    const config: ConnectionConfig = {
+      alpn: alpnList(options.alpn),
+      serverTls: {
+        cert: options.quic.cert,
+        key: options.quic.key,
+        ...(options.quic.passphrase !== undefined ? { passphrase: options.quic.passphrase } : {}),
+        ...(options.quic.ca !== undefined ? { ca: options.quic.ca, requestClientCertificate: options.quic.requestCert ?? true } : {}),
+      },
+      ...transportConfig(options),
+    };
+    this.ready = UdpEndpoint.bind(
+      {
+        config,
+        address: this.requestedHost,
+        port: this.requestedPort,
+        server: true,
+        ...(options.validateAddress ? { requireRetry: true } : {}),
+        ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+      },
+      (c) => this.onActivity(c),
+    ).then((udp) => {
+      this.udp = udp;
+      if (this.unrefed) udp.unref();
+      if (this.stopped) void udp.close();
+      return this;
+    });
+  }
+
+  /** The bound port (the requested one until `ready` resolves). */
+  get port(): number {
+    return this.udp?.address.port ?? this.requestedPort;
+  }
+
+  /** The bound address. */
+  get hostname(): string {
+    return this.udp?.address.address ?? this.requestedHost;
+  }
+
+  /** Live connections. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  private onActivity(c: Connection): void {
+    let s = this.sockets.get(c);
+    if (!s) {
+      s = new QuicSocket<T>(c, { udp: this.udp!, handlers: () => this.handlers });
+      this.sockets.set(c, s);
+      s._onGone = () => {
+        this.sockets.delete(c);
+        // A stopped server releases its socket once the last connection is gone.
+        if (this.stopped && this.sockets.size === 0) {
+          const udp = this.udp!;
+          setImmediate(() => {
+            udp.flushNow();
+            void udp.close();
+          });
+        }
+      };
+    }
+    s._dispatch();
+  }
+
+  /** Replaces the handlers for every live and future connection (hot reload, as Bun's TCP server does). */
+  reload(options: Pick<QuicServerOptions<T>, "open" | "close" | "error" | "stream">): void {
+    this.handlers = {
+      stream: options.stream ?? this.handlers.stream,
+      socket: {
+        open: options.open ?? this.handlers.socket.open,
+        close: options.close ?? this.handlers.socket.close,
+        error: options.error ?? this.handlers.socket.error,
+      },
+    };
+  }
+
+  /**
+   * Stops accepting connections. With `closeActiveConnections`, closes live
+   * connections too and releases the socket; otherwise the socket stays
+   * open until they end.
+   */
+  stop(closeActiveConnections = false): void {
+    this.stopped = true;
+    const udp = this.udp;
+    if (!udp) return;
+    udp.endpoint.acceptingConnections = false;
+    if (closeActiveConnections || this.sockets.size === 0) {
+      for (const s of this.sockets.values()) s.close(0, "server stopping");
+      udp.flushNow();
+      setImmediate(() => {
+        udp.flushNow();
+        void udp.close();
+      });
+    }
+  }
+
+  /** Lets the process exit while the server is listening. */
+  unref(): void {
+    this.unrefed = true;
+    this.udp?.unref();
+  }
+
+  /** Keeps the process alive while listening (the default). */
+  ref(): void {
+    this.unrefed = false;
+    this.udp?.ref();
+  }
+}
+
+/**
+ * Starts a QUIC server (seed 000's `Bun.listen({ quic })`). Returns at
+ * once; `await server.ready` before reading `server.port` when port 0 was
+ * requested (node:dgram binds asynchronously).
+ */
+export function listen<T = unknown>(options: QuicServerOptions<T>): QuicServer<T> {
+  return new QuicServer<T>(options);
+}

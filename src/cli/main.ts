@@ -1,0 +1,42 @@
+import { parseArgs } from "node:util";
+import { writeDevelopmentCertificates } from "../pki/generate.js";
+import { runDemo } from "./demo.js";
+
+const USAGE = `Usage: tsquic <command> [options]
+
+Commands:
+  cert --out DIR     write a local CA (ca.pem) and a certificate for localhost,
+                     127.0.0.1 and ::1 (cert.pem, key.pem; ECDSA P-256)
+  demo               run an echo server on 127.0.0.1 and a client that opens
+                     several streams, then print what came back and the
+                     connection's statistics
+  help               show this text
+`;
+
+/** Runs the tool with `argv` (without the node and script paths); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "cert": {
+      const { values } = parseArgs({ args: rest, options: { out: { type: "string", short: "o" } } });
+      if (!values.out) {
+        process.stderr.write("tsquic cert: --out DIR is required\n");
+        return 2;
+      }
+      const paths = await writeDevelopmentCertificates(values.out);
+      process.stdout.write(`wrote ${paths.caPath}\nwrote ${paths.certPath}\nwrote ${paths.keyPath}\n`);
+      return 0;
+    }
+    case "demo":
+      return runDemo(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`tsquic: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * tsquic: QUIC, TLS 1.3 and HTTP/3 in TypeScript.
+ *
+ * The primary API is `quic()` / `listen()` (after Bun's QUIC design); the
+ * sans-IO core (`Connection`, `Endpoint`) is exported for drivers of one's own.
+ */
+export { quic, listen, QuicSocket, QuicStream, QuicServer, parseTarget } from "./api/quic.js";
+export type { QuicClientOptions, QuicServerOptions, StreamHandlers, SocketHandlers, CertInput } from "./api/quic.js";
+export { Connection, QuicConnectionError } from "./quic/connection.js";
+export type { ConnectionEvent, ConnectionStats, CloseInfo, ConnectionState } from "./quic/connection.js";
+export { Endpoint } from "./quic/endpoint.js";
+export type { EndpointOptions, EndpointStats } from "./quic/endpoint.js";
+export type { ConnectionConfig, TransportSettings } from "./quic/config.js";
+export { QuicTransportError, TransportErrorCode } from "./quic/errors.js";
+export { TlsAlertError, AlertDescription } from "./tls/alerts.js";
+export { TsquicError } from "./util/errors.js";
+export { SimulatedLink } from "./testing/link.js";
+export type { LinkConditions } from "./testing/link.js";
+export { createCertificate, createDevelopmentCertificates, writeDevelopmentCertificates } from "./pki/generate.js";
+export { UdpEndpoint } from "./driver/udp-endpoint.js";
