@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Runs the compiled test files under dist/test with Node's built-in test runner.
-// Usage: node scripts/run-tests.js [folder-or-file-substring ...]
-// With no argument every *.test.js runs. FUZZ_RUNS sets the property-test case count.
-import { readdirSync, statSync } from "node:fs";
+// Runs the compiled tests under dist/test.
+//   node scripts/run-tests.js              every *.test.js on Node, and the API tests on Bun too
+//   node scripts/run-tests.js tls quic     only files whose path contains one of the words
+// FUZZ_RUNS sets the property-test case count (the test command uses the files' defaults).
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 
@@ -16,10 +17,29 @@ function walk(dir, out) {
 }
 
 const filters = process.argv.slice(2);
-const files = walk("dist/test", []).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const all = walk("dist/test", []).sort();
+const files = all.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error("no test files matched", filters);
   process.exit(1);
 }
+
+// The API suite runs on Bun as well: tsquic promises both runtimes.
+const bun = "node_modules/.bin/bun";
+if (filters.length === 0) {
+  if (!existsSync(bun)) {
+    console.error("Bun is missing (it is a dev dependency): run scripts/setup.sh");
+    process.exit(1);
+  }
+  const apiFiles = all.filter((f) => f.startsWith(join("dist", "test", "api")));
+  console.log(`# Bun ${spawnSync(bun, ["--version"]).stdout.toString().trim()}: ${apiFiles.length} API test files`);
+  const b = spawnSync(bun, ["test", "--timeout", "120000", ...apiFiles.map((f) => "./" + f)], { stdio: "inherit" });
+  if (b.status !== 0) {
+    console.error("API tests failed on Bun");
+    process.exit(b.status ?? 1);
+  }
+}
+
+// Node last, so its summary closes the output.
 const r = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);
