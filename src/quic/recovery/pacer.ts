@@ -4,6 +4,12 @@
  */
 import { kDefaultBurstPackets, kGranularity, kMinMaxDatagramSize, kPacingGain } from "./constants.js";
 
+/** The time, in ms, one bucket of tokens lasts at the pacing rate: about two timer ticks. */
+export const kPacingInterval = 2;
+
+/** Largest bucket, in packets, whatever the rate. */
+export const kMaxBurstPackets = 256;
+
 /**
  * A leaky-bucket pacer (RFC 9002 section 7.7). It does not own the window
  * or the RTT: each call passes the current congestion window and smoothed
@@ -34,17 +40,22 @@ export class Pacer {
   }
 
   /**
-   * Bucket size in bytes: the burst allowance, but never more than the
-   * window (bursts are limited to the initial window or less, RFC 9002
-   * section 7.7) and never less than one packet.
+   * Bucket size in bytes: what the rate delivers in {@link kPacingInterval}
+   * ms, at least the burst allowance and at most 256 packets, but never
+   * more than the window (bursts are limited to the initial window or
+   * less, RFC 9002 section 7.7) and never less than one packet. A timer
+   * cannot wake the sender much more often than every millisecond, so a
+   * bucket smaller than the rate's 2 ms worth would cap throughput below
+   * the pacing rate on fast paths (quinn sizes its bucket the same way).
    */
-  capacity(cwnd: number): number {
-    const burst = this.burstPackets * this.maxDatagramSize;
+  capacity(cwnd: number, smoothedRtt = Infinity): number {
+    const interval = smoothedRtt === Infinity ? 0 : this.rate(cwnd, smoothedRtt) * kPacingInterval;
+    const burst = Math.min(Math.max(this.burstPackets * this.maxDatagramSize, interval), kMaxBurstPackets * this.maxDatagramSize);
     return Math.max(this.maxDatagramSize, Math.min(burst, cwnd));
   }
 
   private refill(now: number, cwnd: number, smoothedRtt: number): void {
-    const cap = this.capacity(cwnd);
+    const cap = this.capacity(cwnd, smoothedRtt);
     if (this.lastRefill === -Infinity) {
       this.tokens = cap; // a fresh sender may send one burst at once
     } else if (now > this.lastRefill) {

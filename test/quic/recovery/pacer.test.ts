@@ -31,12 +31,21 @@ test("Pacer bursts never exceed the window and refill only up to the burst after
   p.onPacketSent(0, 1200, cwnd, 100);
   p.onPacketSent(0, 1200, cwnd, 100);
   assert.ok(p.nextSendTime(0, cwnd, 100) > 0);
-  // Long idle: tokens cap at the burst allowance.
+  // Long idle: tokens cap at the bucket, here 2 ms at 1.25 * 1 MB / 100 ms = 25,000 bytes: 20 packets.
   const big = 1_000_000;
   let sent = 0;
   while (p.nextSendTime(10_000, big, 100) === 10_000) {
     p.onPacketSent(10_000, 1200, big, 100);
     sent++;
   }
-  assert.equal(sent, 10);
+  assert.equal(sent, 20);
+});
+
+test("Pacer bucket holds 2 ms of the rate, between 10 and 256 packets", () => {
+  const p = new Pacer(1200);
+  // Slow path: the 10-packet burst allowance dominates.
+  assert.equal(p.capacity(100_000, 100), 12_000);
+  // Fast path (1 MB window, 1 ms RTT): 2 ms of 1,250 bytes/us would be 2.5 MB, capped at 256 packets and the window.
+  assert.equal(p.capacity(1_000_000, 1), 256 * 1200);
+  assert.equal(p.capacity(200_000, 1), 200_000);
 });
