@@ -143,7 +143,8 @@ export class QuicStream<T = unknown> {
   /**
    * Queues bytes to send. Returns false when the stream's buffered bytes are
    * above its high-water mark: wait for `drain` before writing more (the
-   * data is still queued).
+   * data is still queued). The chunk is not copied: do not modify it
+   * afterwards (as with Node's and Bun's sockets).
    */
   write(chunk: Uint8Array | string): boolean {
     const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
@@ -260,8 +261,8 @@ export class QuicSocket<T = unknown> {
   /** @internal */
   _write(stream: QuicStream<T>, bytes: Uint8Array, fin: boolean): boolean {
     if (this.ended) throw this.connection.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
-    // The core keeps a reference to what we queue, so a Buffer the caller may reuse is copied.
-    const data = bytes.length === 0 ? bytes : new Uint8Array(plainBytes(bytes));
+    // Zero-copy, as with Node's and Bun's sockets: the chunk is referenced until acknowledged, so do not modify it after write.
+    const data = plainBytes(bytes);
     const ok = this.connection.streamWrite(stream.id, data, fin);
     this.host.udp.touch(this.connection);
     return ok;
