@@ -1,7 +1,7 @@
 /**
- * The control frames the stream layer asks the connection to send, as plain
- * descriptors with the same shape as the frame codec's objects
- * (src/quic/frames/types.ts), so they can be encoded as they are; the connection keeps
+ * The control frames the stream layer asks the connection to send: the frame
+ * codec's own objects (src/quic/frames/types.ts), so they are encoded as they
+ * are; the connection keeps
  * each one in its sent-packet record and hands it back through
  * `StreamManager.onControlFrameAcked` or `onControlFrameLost`, which decides
  * whether a fresh copy is needed (RFC 9000 section 13.3).
@@ -24,60 +24,27 @@ export const StreamFrameType = {
   STREAMS_BLOCKED_UNI: 0x17,
 } as const;
 
-/** RESET_STREAM: abrupt end of our sending part (RFC 9000 section 19.4). */
-export interface ResetStreamFrame {
-  type: "reset_stream";
-  streamId: number;
-  errorCode: number;
-  finalSize: number;
-}
+import type {
+  DataBlockedFrame,
+  MaxDataFrame,
+  MaxStreamDataFrame,
+  MaxStreamsFrame,
+  ResetStreamFrame,
+  StopSendingFrame,
+  StreamDataBlockedFrame,
+  StreamsBlockedFrame,
+} from "../frames/types.js";
 
-/** STOP_SENDING: ask the peer to stop its sending part (RFC 9000 section 19.5). */
-export interface StopSendingFrame {
-  type: "stop_sending";
-  streamId: number;
-  errorCode: number;
-}
-
-/** MAX_DATA: connection-level receive credit (RFC 9000 section 19.9). */
-export interface MaxDataFrame {
-  type: "max_data";
-  maximum: number;
-}
-
-/** MAX_STREAM_DATA: stream-level receive credit (RFC 9000 section 19.10). */
-export interface MaxStreamDataFrame {
-  type: "max_stream_data";
-  streamId: number;
-  maximum: number;
-}
-
-/** MAX_STREAMS: cumulative count of streams the peer may open (RFC 9000 section 19.11). */
-export interface MaxStreamsFrame {
-  type: "max_streams";
-  bidi: boolean;
-  maximum: number;
-}
-
-/** DATA_BLOCKED: we are held back by the peer's MAX_DATA (RFC 9000 section 19.12). */
-export interface DataBlockedFrame {
-  type: "data_blocked";
-  limit: number;
-}
-
-/** STREAM_DATA_BLOCKED: a stream is held back by the peer's MAX_STREAM_DATA (RFC 9000 section 19.13). */
-export interface StreamDataBlockedFrame {
-  type: "stream_data_blocked";
-  streamId: number;
-  limit: number;
-}
-
-/** STREAMS_BLOCKED: we could not open a stream because of the peer's MAX_STREAMS (RFC 9000 section 19.14). */
-export interface StreamsBlockedFrame {
-  type: "streams_blocked";
-  bidi: boolean;
-  limit: number;
-}
+export type {
+  DataBlockedFrame,
+  MaxDataFrame,
+  MaxStreamDataFrame,
+  MaxStreamsFrame,
+  ResetStreamFrame,
+  StopSendingFrame,
+  StreamDataBlockedFrame,
+  StreamsBlockedFrame,
+};
 
 /** Any control frame the stream layer produces. */
 export type StreamControlFrame =
