@@ -18,3 +18,4 @@ export { SimulatedLink } from "./testing/link.js";
 export type { LinkConditions } from "./testing/link.js";
 export { createCertificate, createDevelopmentCertificates, writeDevelopmentCertificates } from "./pki/generate.js";
 export { UdpEndpoint } from "./driver/udp-endpoint.js";
+export * from "./hq/index.js";

@@ -19,6 +19,8 @@ export interface StreamHandlers<T = unknown> {
   open?(stream: QuicStream<T>): void;
   /** Bytes arrived on a stream. */
   data?(stream: QuicStream<T>, buffer: Buffer): void;
+  /** The peer finished its side of the stream (FIN received after all its data), as Bun's TCP `end`. */
+  end?(stream: QuicStream<T>): void;
   /** A stream whose `write` returned false can take more data. */
   drain?(stream: QuicStream<T>): void;
   /** The stream is finished both ways (FIN sent and received) or was reset. */
@@ -332,6 +334,10 @@ export class QuicSocket<T = unknown> {
               const buf = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
               this.call(() => h.stream.data?.(qs, buf));
             }
+            if (r.fin) {
+              this.call(() => h.stream.end?.(qs));
+              break;
+            }
           }
           break;
         }
@@ -430,7 +436,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
         socket: { ...(options.socket ?? {}), open: options.socket?.open ?? (options.open as SocketHandlers["open"]), close: options.socket?.close ?? (options.close as SocketHandlers["close"]), error: options.socket?.error ?? (options.error as SocketHandlers["error"]) },
       }
     : {
-        stream: { open: options.open, data: options.data, drain: options.drain, close: options.close, error: options.error } as StreamHandlers<any>,
+        stream: { open: options.open, data: options.data, end: options.end, drain: options.drain, close: options.close, error: options.error } as StreamHandlers<any>,
         socket: options.socket ?? {},
       };
   const tls = options.tls ?? {};

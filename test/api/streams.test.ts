@@ -195,3 +195,28 @@ test("server.reload swaps handlers for live connections", async () => {
   socket.close();
   server.stop(true);
 });
+
+test("end(stream) fires when the peer's FIN arrives, before close", async () => {
+  const order: string[] = [];
+  const server = await startServer({
+    stream: {
+      data(_s, buf) {
+        order.push(`data ${buf}`);
+      },
+      end(stream) {
+        order.push("end");
+        stream.end("bye");
+      },
+      close() {
+        order.push("close");
+      },
+    },
+  });
+  let closed = false;
+  const socket = await quic(`127.0.0.1:${server.port}`, { tls: clientTls, close: () => (closed = true) });
+  socket.stream().end("hi");
+  await until(() => closed && order.includes("close"), 5000, "stream close");
+  assert.deepEqual(order, ["data hi", "end", "close"]);
+  socket.close();
+  server.stop(true);
+});
