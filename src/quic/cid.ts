@@ -176,13 +176,6 @@ export class PeerConnectionIds {
     return this.entries.size - 1;
   }
 
-  /** True when `token` is the stateless reset token of any active peer CID (constant time per entry). */
-  isResetToken(token: Uint8Array): boolean {
-    let hit = false;
-    for (const e of this.entries.values()) if (e.resetToken && equalBytes(e.resetToken, token)) hit = true;
-    return hit;
-  }
-
   private lowest(): ConnectionIdEntry | undefined {
     let best: ConnectionIdEntry | undefined;
     for (const e of this.entries.values()) if (!best || e.sequence < best.sequence) best = e;

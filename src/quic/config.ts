@@ -1,7 +1,7 @@
 import type { TlsClientConfig } from "../tls/client.js";
 import type { TlsServerConfig } from "../tls/server.js";
 import type { CongestionAlgorithm } from "./recovery/congestion.js";
-import { QUIC_V1 } from "./packet/version.js";
+import { QUIC_V1, isReservedVersion, isSupportedVersion } from "./packet/version.js";
 
 /**
  * Transport settings we advertise or enforce, in friendly units
@@ -91,7 +91,13 @@ export interface ConnectionConfig {
   initialRtt?: number;
   /** Length of the connection IDs we issue (1..20). Default 8. */
   connectionIdLength?: number;
-  /** QUIC versions in preference order. Default [v1]. */
+  /**
+   * QUIC versions in preference order. Default [v1]. A client offers the
+   * first; a server accepts those listed and answers others with Version
+   * Negotiation. A reserved version 0x?a?a?a?a (RFC 9000 section 15) is
+   * allowed first in a client's list to exercise Version Negotiation (its
+   * packets are shaped like v1's); servers never list it.
+   */
   versions?: number[];
   /** Receives SSLKEYLOGFILE lines for each connection. */
   keylog?: (line: string) => void;
@@ -128,6 +134,11 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
   const maxSend = c.maxSendUdpPayloadSize ?? 1200;
   if (!(maxSend >= 1200 && maxSend <= 65527)) throw new TypeError("config.maxSendUdpPayloadSize must be 1200..65527");
   if (transport.activeConnectionIdLimit < 2) throw new TypeError("transport.activeConnectionIdLimit must be at least 2");
+  const versions = c.versions ?? [QUIC_V1.number];
+  if (versions.length === 0) throw new TypeError("config.versions must list at least one QUIC version");
+  for (const v of versions) {
+    if (!isSupportedVersion(v) && !isReservedVersion(v)) throw new TypeError(`config.versions: unsupported QUIC version 0x${(v >>> 0).toString(16)}`);
+  }
   return {
     alpn: c.alpn,
     clientTls: c.clientTls ?? {},
@@ -142,7 +153,7 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
     handshakeTimeout: c.handshakeTimeout ?? 10_000,
     initialRtt: c.initialRtt ?? 333,
     connectionIdLength: cidLength,
-    versions: c.versions ?? [QUIC_V1.number],
+    versions,
     keylog: c.keylog,
     maxUndecryptablePackets: c.maxUndecryptablePackets ?? 16,
   };

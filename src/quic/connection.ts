@@ -44,6 +44,8 @@ import {
   writeShortHeader,
   LongPacketType,
   getQuicVersion,
+  isReservedVersion,
+  QUIC_V1,
   PacketDecryptError,
   MIN_PN_AND_PAYLOAD_LENGTH,
   MIN_STATELESS_RESET_LENGTH,
@@ -84,6 +86,31 @@ const MIN_PACKET_ROOM = 64;
 const MAX_PENDING_PATH_RESPONSES = 4;
 
 const EMPTY_CID = new Uint8Array(0);
+
+/**
+ * Outgoing datagrams are carved from shared slabs rather than allocated one
+ * by one: each datagram is a view the driver may hold until it is sent, and
+ * a slab is dropped (and collected) once its views are gone.
+ */
+const SLAB_SIZE = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabOffset = 0;
+
+/** Room for a datagram of up to `size` bytes; {@link commitDatagram} claims what was used. */
+function reserveDatagram(size: number): Buffer {
+  if (SLAB_SIZE - slabOffset < size) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, size));
+    slabOffset = 0;
+  }
+  return slab.subarray(slabOffset, slabOffset + size);
+}
+
+/** Claims the first `used` bytes of the last reservation, returning them as the datagram. */
+function commitDatagram(reserved: Buffer, used: number): Buffer {
+  // Keep 8-byte alignment for the next datagram.
+  slabOffset += (used + 7) & ~7;
+  return reserved.subarray(0, used);
+}
 
 /** Packet number spaces, in the order packets are coalesced (RFC 9000 section 12.2). */
 const SPACES = [PacketNumberSpace.Initial, PacketNumberSpace.Handshake, PacketNumberSpace.Application] as const;
@@ -134,23 +161,41 @@ export type ConnectionEvent =
 
 /** Statistics of a connection (RFC 9002 names where they exist). */
 export interface ConnectionStats {
+  /** Latest RTT sample, ms (RFC 9002 section 5.1). */
   latestRtt: number;
+  /** Minimum RTT, ms (RFC 9002 section 5.2). */
   minRtt: number;
+  /** Smoothed RTT, ms (RFC 9002 section 5.3). */
   smoothedRtt: number;
+  /** RTT variation, ms (RFC 9002 section 5.3). */
   rttVariance: number;
+  /** Congestion window, bytes (RFC 9002 section 7). */
   congestionWindow: number;
+  /** Bytes of ack-eliciting packets sent and not yet acknowledged, lost or discarded. */
   bytesInFlight: number;
+  /** Bytes of the packets sent (QUIC header and AEAD tag included; CONNECTION_CLOSE packets excluded). */
   bytesSent: number;
+  /** Bytes of every datagram received, whether or not its packets could be processed. */
   bytesReceived: number;
+  /** Packets sent (ACK-only ones included). */
   packetsSent: number;
+  /** Packets authenticated and processed. */
   packetsReceived: number;
+  /** Packets declared lost (RFC 9002 section 6.1). */
   packetsLost: number;
+  /** Bytes of the packets declared lost. */
   bytesLost: number;
+  /** Packets dropped on receipt: undecryptable, duplicate, for a discarded space, or unparseable. */
   packetsDropped: number;
+  /** STREAM and CRYPTO payload bytes queued again after a loss. */
   retransmittedBytes: number;
+  /** Probe timeouts that fired (RFC 9002 section 6.2). */
   ptoCount: number;
+  /** Congestion events that reduced the window. */
   congestionEvents: number;
+  /** Time from creation to handshake completion, ms; undefined before. */
   handshakeDuration: number | undefined;
+  /** 1-RTT key updates this side went through, whoever started them (RFC 9001 section 6). */
   keyUpdates: number;
   /** DATA_BLOCKED, STREAM_DATA_BLOCKED and STREAMS_BLOCKED frames sent (RFC 9000 sections 19.12-19.14). */
   blockedFramesSent: { data: number; streamData: number; streams: number };
@@ -167,6 +212,10 @@ type SentFrame =
   | { k: "new_cid"; seq: number }
   | { k: "retire_cid"; seq: number }
   | { k: "ping" };
+
+// Frames without fields are recorded by one shared object each, not an allocation per packet.
+const PING_RECORD: SentFrame = { k: "ping" };
+const HANDSHAKE_DONE_RECORD: SentFrame = { k: "handshake_done" };
 
 /** Keys of one packet number space. */
 interface SpaceKeys {
@@ -214,10 +263,13 @@ export interface ClientConnectionOptions {
 
 /** Options to create a server connection from a client's first Initial. */
 export interface ServerConnectionOptions {
+  /** Shared configuration; `serverTls` is required. */
   config: ConnectionConfig | ResolvedConfig;
   /** The client's address. */
   remote: SocketAddress;
+  /** Our local address the Initial arrived on (informational). */
   local?: SocketAddress;
+  /** Time of creation (ms). */
   now: number;
   /** Our source connection ID (chosen by the endpoint, used for routing). */
   scid: Uint8Array;
@@ -432,7 +484,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** Creates a client connection and queues its first Initial (RFC 9000 section 7). */
   static connect(o: ClientConnectionOptions): Connection {
     const config = isResolved(o.config) ? o.config : resolveConfig(o.config);
-    const version = getQuicVersion(config.versions[0]!) ?? (getQuicVersion(1) as QuicVersion);
+    // A reserved version (RFC 9000 section 15) only draws a Version Negotiation; its packets are shaped like v1's.
+    const first = config.versions[0]!;
+    const version = getQuicVersion(first) ?? (isReservedVersion(first) ? { ...QUIC_V1, number: first, name: "reserved" } : QUIC_V1);
     const scid = o.scid ?? randomConnectionId(config.connectionIdLength);
     // The first DCID is random and at least 8 bytes (RFC 9000 section 7.2).
     const dcid = o.dcid ?? randomConnectionId(Math.max(8, config.connectionIdLength));
@@ -444,7 +498,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       alpnProtocols: config.alpn,
       quicTransportParameters: encodeTransportParameters(c.localParams, "client"),
       ...(o.sessionTicket ? { sessionTicket: o.sessionTicket } : {}),
-      ...(config.keylog ? { keyLog: true } : {}),
+      // Key log lines cost hex strings per secret: only when someone listens.
+      keyLog: config.keylog !== undefined,
     });
     (c as { tls: TlsEngine }).tls = tls;
     c.guard(() => {
@@ -474,7 +529,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       ...config.serverTls,
       alpnProtocols: config.alpn,
       quicTransportParameters: encodeTransportParameters(c.localParams, "server"),
-      ...(config.keylog ? { keyLog: true } : {}),
+      keyLog: config.keylog !== undefined,
     });
     (c as { tls: TlsEngine }).tls = tls;
     c.idleDeadline = o.now + c.config.handshakeTimeout;
@@ -520,6 +575,21 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** Key phase bit of the 1-RTT packets we send now (RFC 9001 section 6). */
   get keyPhase(): 0 | 1 {
     return this.writeKeyPhase;
+  }
+
+  /**
+   * Changes whenever {@link sourceConnectionIds} or {@link peerResetToken}
+   * may have changed, so an endpoint re-reads them only then.
+   */
+  get routingGeneration(): number {
+    return this.routingGen;
+  }
+
+  private routingGen = 0;
+
+  /** Packets authenticated and processed so far (duplicates excluded). */
+  get packetsProcessed(): number {
+    return this.packetsReceived;
   }
 
   /** True once the handshake completed. */
@@ -797,8 +867,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       case PacketType.Initial:
         space = PacketNumberSpace.Initial;
         framePacketType = FramePacketType.Initial;
-        // A client drops Initial packets with a token (RFC 9000 section 17.2.2).
-        if (this.role === "client" && header.token.length > 0) {
+        // A client drops Initial packets with a token (RFC 9000 section 17.2.2); a server drops
+        // Initial packets in datagrams under 1200 bytes (RFC 9000 section 14.1).
+        if (this.role === "client" ? header.token.length > 0 : buf.length < MIN_INITIAL_SIZE) {
           this.packetsDropped++;
           return false;
         }
@@ -871,17 +942,22 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       this.packetsDropped++;
       return true;
     }
+    // Client: adopt the server's SCID as our DCID from its first packet (RFC 9000 section 7.2).
+    if (this.role === "client" && header.longHeader) {
+      if (!this.receivedFirstServerPacket) {
+        this.receivedFirstServerPacket = true;
+        this.peerCids.replaceInitial(header.scid.slice());
+        this.serverInitialScid = header.scid.slice();
+      } else if (!equalBytes(header.scid, this.serverInitialScid!)) {
+        // Later packets with another Source CID are discarded (RFC 9000 section 7.2).
+        this.packetsDropped++;
+        return false;
+      }
+    }
     if (opener === this.nextRead) this.onPeerKeyUpdate(pkt.packetNumber, now);
 
     this.packetsReceived++;
     if (pkt.packetNumber > st.largestRecv) st.largestRecv = pkt.packetNumber;
-
-    // Client: adopt the server's SCID as our DCID from its first packet (RFC 9000 section 7.2).
-    if (this.role === "client" && !this.receivedFirstServerPacket && header.longHeader) {
-      this.receivedFirstServerPacket = true;
-      this.peerCids.replaceInitial(header.scid.slice());
-      this.serverInitialScid = header.scid.slice();
-    }
     // Server: a Handshake packet proves the client owns its address (RFC 9000 section 8.1).
     if (this.role === "server" && space === PacketNumberSpace.Handshake && !this.addressValidated) {
       this.addressValidated = true;
@@ -976,9 +1052,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
           throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, "NEW_CONNECTION_ID from a peer using a zero-length CID", FrameType.NEW_CONNECTION_ID);
         }
         this.peerCids.add(f.sequence, f.retirePriorTo, f.connectionId, f.statelessResetToken);
+        this.routingGen++;
         return;
       case "retire_connection_id": {
         this.localCids.retire(f.sequence, packetDcid);
+        this.routingGen++;
         this.topUpConnectionIds();
         return;
       }
@@ -1013,9 +1091,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private readonly blockedSent = { data: 0, streamData: 0, streams: 0 };
 
   private onAck(space: PacketNumberSpace, f: Extract<Frame, { type: "ack" }>, now: number): void {
-    const exponent = space === PacketNumberSpace.Application ? (this.peerParams?.ackDelayExponent ?? 3) : 0;
-    // ACK Delay is ignored outside the application space (RFC 9000 section 19.3); exponent 0 keeps it raw, recovery caps it.
-    this.recovery.onAckFrame(space, f, space === PacketNumberSpace.Application ? exponent : 3, now);
+    // ACK Delay is scaled by the peer's ack_delay_exponent (RFC 9000 section 19.3); until its parameters arrive, and in
+    // Initial and Handshake ACKs, the default 3 (recovery ignores Initial delays, RFC 9002 section 5.3).
+    const exponent = space === PacketNumberSpace.Application ? (this.peerParams?.ackDelayExponent ?? 3) : 3;
+    this.recovery.onAckFrame(space, f, exponent, now);
     // An acknowledged 1-RTT packet confirms the handshake for a client (RFC 9001 section 4.1.2).
     if (space === PacketNumberSpace.Application && this.role === "client" && this.handshakeComplete && !this.handshakeConfirmed) {
       this.confirmHandshake(now);
@@ -1025,7 +1104,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** {@link LossDetectionHandler}: a packet was acknowledged. */
   onPacketAcked(space: PacketNumberSpace, packet: SentPacket<SentFrame[]>): void {
     const st = this.spaces[space];
-    if (packet.ackLargest >= 0) st.ack.onAckOfAckReceived(packet.ackLargest);
+    // (Recovery itself tells the space's AckTracker that our ACK frame in this packet arrived.)
     if (space === PacketNumberSpace.Application && !this.keyPhaseAcked && packet.pn >= this.keyPhaseFirstPn) this.keyPhaseAcked = true;
     for (const f of packet.frames) {
       switch (f.k) {
@@ -1223,14 +1302,16 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private retryUndecryptable = false;
 
   private onHandshakeComplete(now: number): void {
-    this.handshakeComplete = true;
-    this.handshakeDuration = now - this.createdAt;
-    this.state = "established";
+    // The peer's transport parameters are checked before anything relies on them (RFC 9000 section 7.4).
     const raw = this.tls.peerTransportParameters;
     if (!raw) {
+      // missing_extension (RFC 9001 section 8.2).
       throw new QuicTransportError(TransportErrorCode.CRYPTO_ERROR_BASE + 109, "peer sent no quic_transport_parameters");
     }
     this.applyPeerParams(decodeTransportParameters(raw, this.role === "client" ? "server" : "client"), now);
+    this.handshakeComplete = true;
+    this.handshakeDuration = now - this.createdAt;
+    this.state = "established";
     this.idleDeadline = now + this.idleTimeout();
     this.handshakeDeadline = Infinity;
     if (this.role === "server") {
@@ -1251,7 +1332,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     });
     if (err) throw err;
     this.peerParams = p;
-    if (p.statelessResetToken) this.peerCids.setInitialResetToken(p.statelessResetToken);
+    if (p.statelessResetToken) {
+      this.peerCids.setInitialResetToken(p.statelessResetToken);
+      this.routingGen++;
+    }
     this.streams.setPeerLimits({
       initialMaxData: p.initialMaxData,
       initialMaxStreamDataBidiLocal: p.initialMaxStreamDataBidiLocal,
@@ -1293,6 +1377,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     while (this.localCids.count < limit) {
       const e = this.localCids.issue();
       this.onCidIssued?.(e.cid);
+      this.routingGen++;
     }
   }
 
@@ -1416,6 +1501,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     let t = Math.min(this.idleDeadline, this.handshakeDeadline, this.prevReadDiscardAt);
     const ld = this.recovery.lossDetectionDeadline;
     if (ld < t) t = ld;
+    // A server that may not send (anti-amplification) has no use for ACK or pacing deadlines: waking would spin.
+    if (!this.addressValidated && this.amplificationBudget() < MIN_PACKET_ROOM) return t === Infinity ? undefined : t;
     for (const s of SPACES) {
       const st = this.spaces[s];
       if (st.discarded || !st.keys.write) continue;
@@ -1530,7 +1617,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
     if (this.state === "closing") return this.buildClose(now, limit);
 
-    const buf = Buffer.allocUnsafe(Math.max(limit, MIN_INITIAL_SIZE));
+    const buf = reserveDatagram(Math.max(limit, MIN_INITIAL_SIZE));
     const built = this.builtPackets;
     built.length = 0;
     let offset = 0;
@@ -1564,7 +1651,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     for (let i = 0; i < built.length; i++) this.finishPacket(buf, built[i]!, now);
     built.length = 0;
     if (!this.addressValidated) this.bytesSentUnvalidated += offset;
-    return { data: buf.subarray(0, offset), to: this.remote, sendAt: now };
+    return { data: commitDatagram(buf, offset), to: this.remote, sendAt: now };
   }
 
   /** Packets of the datagram being assembled (reused). */
@@ -1684,6 +1771,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (elicitingWanted && probes === 0 && app) {
       const at = this.recovery.pacingDeadline(now);
       if (at > now) {
+        // Held back by the pacer with data to send: not application-limited either (RFC 9002 section 7.8).
+        this.recovery.setAppLimited(false);
         this.pacingDeadline = at;
         elicitingWanted = false;
       }
@@ -1719,7 +1808,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       if (app && this.handshakeComplete) o = this.writeAppFrames(p, buf, o, end, now);
       if ((this.pingPending[space] || probes > 0) && !p.ackEliciting && end - o >= 1) {
         buf[o++] = FrameType.PING;
-        p.frames.push({ k: "ping" });
+        p.frames.push(PING_RECORD);
         p.ackEliciting = true;
       }
       if (p.ackEliciting) this.pingPending[space] = false;
@@ -1727,7 +1816,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     // An ACK-only sender must elicit an ACK now and then so both sides can forget old state (RFC 9000 section 13.2.4).
     if (!p.ackEliciting && app && o > p.payloadStart && end - o >= 1 && this.recovery.shouldElicitAck(space, now)) {
       buf[o++] = FrameType.PING;
-      p.frames.push({ k: "ping" });
+      p.frames.push(PING_RECORD);
       p.ackEliciting = true;
     }
     if (o === p.payloadStart) return null;
@@ -1746,7 +1835,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private writeAppFrames(p: BuiltPacket, buf: Uint8Array, o: number, end: number, now: number): number {
     if (this.handshakeDoneToSend && end - o >= 1) {
       buf[o++] = FrameType.HANDSHAKE_DONE;
-      p.frames.push({ k: "handshake_done" });
+      p.frames.push(HANDSHAKE_DONE_RECORD);
       p.ackEliciting = true;
       this.handshakeDoneToSend = false;
     }

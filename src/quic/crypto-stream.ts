@@ -40,6 +40,9 @@ export class CryptoReceiver {
     }
     if (this.received.covers(offset, end)) return [];
     this.received.add(offset, end);
+    // A longer frame at an offset already held replaces the shorter copy.
+    const held = this.pending.get(offset);
+    if (held) this.pendingBytes -= held.length;
     this.pending.set(offset, new Uint8Array(data));
     this.pendingBytes += data.length;
     return [];
@@ -152,18 +155,18 @@ export class CryptoSender {
   /** The range was lost: send it again unless acknowledged meanwhile. */
   onLost(offset: number, length: number): void {
     const end = offset + length;
+    // Only the gaps between acknowledged ranges need sending, found range by range rather than byte by byte.
     let s = offset;
-    // Only the parts not acknowledged yet need sending.
-    while (s < end) {
-      if (this.acked.has(s)) {
-        s++;
-        continue;
-      }
-      let e = s + 1;
-      while (e < end && !this.acked.has(e)) e++;
-      this.retransmit.add(s, e);
-      s = e;
+    const acked = this.acked;
+    for (let i = 0; i < acked.size && s < end; i++) {
+      const a = acked.start(i);
+      const b = acked.end(i);
+      if (b <= s) continue;
+      if (a >= end) break;
+      if (a > s) this.retransmit.add(s, a);
+      s = Math.max(s, b);
     }
+    if (s < end) this.retransmit.add(s, end);
   }
 
   /** Queues every unacknowledged byte sent so far for sending again (a probe, RFC 9002 section 6.2.4). */

@@ -1,10 +1,22 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { plainBytes, toHex } from "../util/bytes.js";
+import { plainBytes } from "../util/bytes.js";
 import { randomConnectionId } from "./cid.js";
 import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "./config.js";
 import { Connection, type ClientConnectionOptions } from "./connection.js";
+import { TLS_AES_128_GCM_SHA256 } from "../crypto/suites.js";
+import { TransportErrorCode } from "./errors.js";
+import { putFrame, transportCloseFrame } from "./frames/index.js";
 import {
+  LongPacketType,
+  MIN_PN_AND_PAYLOAD_LENGTH,
+  PacketProtection,
+  deriveInitialSecrets,
+  patchLongHeaderLength,
+  writeLongHeader,
+  type QuicVersion,
   MIN_INITIAL_DATAGRAM_SIZE,
+  MIN_STATELESS_RESET_LENGTH,
+  STATELESS_RESET_TOKEN_LENGTH,
   PacketType,
   buildRetry,
   buildStatelessReset,
@@ -32,9 +44,9 @@ export interface EndpointOptions {
   statelessResetKey?: Uint8Array;
   /** Do not send stateless resets for unknown connections. */
   disableStatelessReset?: boolean;
-  /** Most connections at once; further Initials are refused with CONNECTION_REFUSED. Default 10,000. */
+  /** Most connections at once; further Initials are refused with CONNECTION_REFUSED (RFC 9000 section 5.2.2). Default 10,000. */
   maxConnections?: number;
-  /** Most connections per remote IP address. Default unlimited. */
+  /** Most connections per remote IP address; further Initials are refused like those past `maxConnections`. Default unlimited. */
   maxConnectionsPerHost?: number;
   /** Stateless resets sent per second at most (RFC 9000 section 10.3.3 asks for a limit). Default 100. */
   statelessResetRate?: number;
@@ -59,7 +71,13 @@ export interface EndpointStats {
   refusedConnections: number;
 }
 
-const cidKey = (cid: Uint8Array): string => toHex(cid);
+/** Map key of a connection ID or token: one char per byte, cheaper than hex on the per-datagram path. */
+function cidKey(cid: Uint8Array): string {
+  let k = "";
+  for (let i = 0; i < cid.length; i++) k += String.fromCharCode(cid[i]!);
+  return k;
+}
+
 
 /**
  * Many connections behind one UDP socket, sans-IO: routes each datagram by
@@ -90,7 +108,13 @@ export class Endpoint implements SansIo {
   acceptingConnections: boolean;
 
   private readonly byCid = new Map<string, Connection>();
+  /** Connections by the stateless reset token of the peer CID they send to. */
+  private readonly byResetToken = new Map<string, Connection>();
+  /** Routing keys registered for each connection, and the connection's routing generation when last collected. */
   private readonly cidsOf = new Map<Connection, string[]>();
+  private readonly routingSeen = new Map<Connection, number>();
+  /** Reset-token keys registered for each connection. */
+  private readonly resetKeysOf = new Map<Connection, string[]>();
   private readonly perHost = new Map<string, number>();
   private readonly connections: Connection[] = [];
   private readonly queued: OutgoingDatagram[] = [];
@@ -108,7 +132,11 @@ export class Endpoint implements SansIo {
     this.acceptingConnections = options.server ?? this.config.serverTls !== undefined;
     this.resetKey = options.statelessResetKey ?? new Uint8Array(randomBytes(32));
     this.tokenKey = randomBytes(32);
+    this.serverVersions = this.config.versions.filter((v) => getQuicVersion(v) !== undefined);
   }
+
+  /** The versions we accept as a server and list in Version Negotiation (reserved ones left out). */
+  private readonly serverVersions: number[];
 
   /** Live connections (not yet closed). */
   get connectionCount(): number {
@@ -154,7 +182,10 @@ export class Endpoint implements SansIo {
     const i = this.connections.indexOf(c);
     if (i >= 0) this.connections.splice(i, 1);
     for (const k of this.cidsOf.get(c) ?? []) if (this.byCid.get(k) === c) this.byCid.delete(k);
+    for (const k of this.resetKeysOf.get(c) ?? []) if (this.byResetToken.get(k) === c) this.byResetToken.delete(k);
+    this.resetKeysOf.delete(c);
     this.cidsOf.delete(c);
+    this.routingSeen.delete(c);
     if (c.role === "server") {
       const host = c.remote.address;
       const n = (this.perHost.get(host) ?? 1) - 1;
@@ -184,20 +215,48 @@ export class Endpoint implements SansIo {
       return conn;
     }
     if ((datagram[0]! & 0x80) === 0) {
+      // A short header we cannot route may be a stateless reset for one of ours (RFC 9000 section 10.3.1).
+      const reset = this.statelessResetTarget(datagram);
+      if (reset) {
+        reset.onStatelessReset(now);
+        return reset;
+      }
       this.maybeStatelessReset(datagram, dcid, path, now);
       return undefined;
     }
     return this.onUnknownLongHeader(datagram, path, now);
   }
 
-  /** Picks up CIDs a connection issued since the last look (NEW_CONNECTION_ID). */
+  /** Picks up CIDs a connection issued since the last look (NEW_CONNECTION_ID), and the peer's reset token it now uses. */
   private collectCids(c: Connection): void {
+    // Only look when the connection's CIDs or reset token changed since the last time.
+    const gen = c.routingGeneration;
+    if (this.routingSeen.get(c) === gen) return;
     const known = this.cidsOf.get(c);
     if (!known) return;
+    this.routingSeen.set(c, gen);
     for (const cid of c.sourceConnectionIds) {
       const k = cidKey(cid);
       if (!this.byCid.has(k)) this.registerCid(c, cid);
     }
+    const token = c.peerResetToken;
+    if (token) {
+      const k = cidKey(token);
+      if (this.byResetToken.get(k) !== c) {
+        this.byResetToken.set(k, c);
+        const tokens = this.resetKeysOf.get(c);
+        if (tokens) tokens.push(k);
+        else this.resetKeysOf.set(c, [k]);
+      }
+    }
+  }
+
+  /** The connection whose peer's stateless reset token ends `datagram`, if any (RFC 9000 section 10.3.1). */
+  private statelessResetTarget(datagram: Uint8Array): Connection | undefined {
+    if (datagram.length < MIN_STATELESS_RESET_LENGTH || this.byResetToken.size === 0) return undefined;
+    const c = this.byResetToken.get(cidKey(datagram.subarray(datagram.length - STATELESS_RESET_TOKEN_LENGTH)));
+    // The map only narrows the search; the connection compares in constant time against the token in use.
+    return c && c.matchesStatelessReset(datagram) ? c : undefined;
   }
 
   private onUnknownLongHeader(datagram: Uint8Array, path: PathInfo, now: number): Connection | undefined {
@@ -212,10 +271,10 @@ export class Endpoint implements SansIo {
       this.stats.packetsIgnored++;
       return undefined;
     }
-    if (header.type === PacketType.UnsupportedVersion) {
+    if (header.type === PacketType.UnsupportedVersion || !this.config.versions.includes(header.version)) {
       // Version Negotiation only for datagrams that could carry an Initial (RFC 9000 section 6.1 and 14.1).
       if (datagram.length >= MIN_INITIAL_DATAGRAM_SIZE) {
-        const vn = buildVersionNegotiation(header.scid, header.dcid, this.config.versions);
+        const vn = buildVersionNegotiation(header.scid, header.dcid, this.serverVersions);
         this.queued.push({ data: vn, to: path.from, sendAt: now });
         this.stats.versionNegotiationsSent++;
       } else {
@@ -236,7 +295,7 @@ export class Endpoint implements SansIo {
     const max = this.options.maxConnections ?? 10_000;
     const perHost = this.options.maxConnectionsPerHost ?? Infinity;
     if (this.connections.length >= max || (this.perHost.get(path.from.address) ?? 0) >= perHost) {
-      this.stats.refusedConnections++;
+      this.refuse(header.versionInfo!, header.dcid, header.scid, path, now);
       return undefined;
     }
     let retry: { originalDcid: Uint8Array; retrySourceCid: Uint8Array } | undefined;
@@ -271,10 +330,36 @@ export class Endpoint implements SansIo {
     // Retransmitted Initials still carry the client's chosen DCID (RFC 9000 section 7.2).
     this.registerCid(c, header.dcid.slice());
     this.perHost.set(path.from.address, (this.perHost.get(path.from.address) ?? 0) + 1);
+    c.recv(datagram, path, now);
+    if (c.packetsProcessed === 0) {
+      // Nothing in the datagram authenticated (corrupt or forged): keep no state for it.
+      this.remove(c);
+      this.stats.packetsIgnored++;
+      return undefined;
+    }
     this.stats.serverConnections++;
     this.events.push({ type: "connection", connection: c });
-    c.recv(datagram, path, now);
     return c;
+  }
+
+  /**
+   * Refuses a connection without keeping state: an Initial packet with
+   * CONNECTION_CLOSE(CONNECTION_REFUSED), protected with the Initial keys of
+   * the client's DCID (RFC 9000 sections 5.2.2 and 10.2.3). No TLS work is
+   * done, and the answer is far smaller than the 1200-byte Initial.
+   */
+  private refuse(version: QuicVersion, clientDcid: Uint8Array, clientScid: Uint8Array, path: PathInfo, now: number): void {
+    this.stats.refusedConnections++;
+    const secrets = deriveInitialSecrets(version, clientDcid);
+    const prot = PacketProtection.fromSecret(TLS_AES_128_GCM_SHA256, secrets.server, version);
+    const buf = new Uint8Array(160);
+    const pnOffset = writeLongHeader(buf, 0, version, LongPacketType.Initial, clientScid, randomConnectionId(this.config.connectionIdLength), undefined, 0, 1, 2);
+    let o = putFrame(buf, pnOffset + 1, transportCloseFrame(TransportErrorCode.CONNECTION_REFUSED, "server busy"));
+    // The header-protection sample needs enough payload (RFC 9001 section 5.4.2).
+    if (o - pnOffset < MIN_PN_AND_PAYLOAD_LENGTH) o = pnOffset + MIN_PN_AND_PAYLOAD_LENGTH;
+    patchLongHeaderLength(buf, pnOffset, o, 2);
+    const end = prot.protect(buf, 0, pnOffset, 1, o, 0);
+    this.queued.push({ data: buf.subarray(0, end), to: path.from, sendAt: now });
   }
 
   private sendRetry(version: number, clientDcid: Uint8Array, clientScid: Uint8Array, path: PathInfo, now: number): void {

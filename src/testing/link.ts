@@ -27,7 +27,8 @@ export interface LinkConditions {
    * Rewrites a datagram as it enters the link (1-based index in this
    * direction), before the other impairments: return it unchanged, a
    * modified copy, or null to drop it. For tests that tamper with packets
-   * or watch what is sent.
+   * or watch what is sent. Receivers may decrypt in place: copy a datagram
+   * that must be kept.
    */
   tamper?: (datagram: Uint8Array, index: number) => Uint8Array | null;
 }
@@ -41,6 +42,11 @@ export interface LinkStats {
   dropped: number;
   duplicated: number;
   corrupted: number;
+}
+
+/** Heap order of in-flight datagrams: by arrival time, then by send order. */
+function before(a: InFlight, b: InFlight): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 interface InFlight {
@@ -63,11 +69,13 @@ interface InFlight {
 export class SimulatedLink {
   /** The virtual clock in ms. */
   now: number;
+  /** Counters per direction: [0] a to b, [1] b to a. Injected datagrams count as delivered, not sent. */
   readonly stats: [LinkStats, LinkStats];
   private readonly nodes: [SansIo, SansIo];
   private readonly addresses: [SocketAddress, SocketAddress];
   private readonly conditions: [LinkConditions, LinkConditions];
   private readonly rng: Prng;
+  /** Datagrams in flight: a binary min-heap by {@link before}. */
   private queue: InFlight[] = [];
   private seq = 0;
   /** When each direction's bottleneck is next free. */
@@ -175,12 +183,39 @@ export class SimulatedLink {
     }
   }
 
+  /** Adds a datagram to the in-flight heap, ordered by (arrival time, sequence). */
   private push(p: InFlight): void {
-    // Keep the queue sorted by (at, seq); inserts are mostly at the end.
     const q = this.queue;
     let i = q.length;
-    while (i > 0 && (q[i - 1]!.at > p.at || (q[i - 1]!.at === p.at && q[i - 1]!.seq > p.seq))) i--;
-    q.splice(i, 0, p);
+    q.push(p);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(p, q[parent]!)) break;
+      q[i] = q[parent]!;
+      i = parent;
+    }
+    q[i] = p;
+  }
+
+  /** Removes and returns the earliest datagram of the heap. */
+  private pop(): InFlight {
+    const q = this.queue;
+    const top = q[0]!;
+    const last = q.pop()!;
+    if (q.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= q.length) break;
+        const r = l + 1;
+        const c = r < q.length && before(q[r]!, q[l]!) ? r : l;
+        if (!before(q[c]!, last)) break;
+        q[i] = q[c]!;
+        i = c;
+      }
+      q[i] = last;
+    }
+    return top;
   }
 
   /** Collects every datagram both participants want to send now. Returns the earliest future pacing time, if any. */
@@ -204,6 +239,20 @@ export class SimulatedLink {
   }
 
   private pendingPaced: Array<{ at: number; from: 0 | 1; data: Uint8Array }> = [];
+  /** Callbacks of {@link schedule}, sorted by time. */
+  private scheduled: Array<{ at: number; seq: number; fn: () => void }> = [];
+
+  /**
+   * Calls `fn` when the virtual clock reaches `at` (ms, same clock as
+   * {@link now}), during {@link run}: how a test acts at a given moment,
+   * e.g. sends a keep-alive, even when no packet or timer would wake the link.
+   */
+  schedule(at: number, fn: () => void): void {
+    const item = { at, seq: this.seq++, fn };
+    let i = this.scheduled.length;
+    while (i > 0 && this.scheduled[i - 1]!.at > at) i--;
+    this.scheduled.splice(i, 0, item);
+  }
 
   /**
    * Runs the simulation until `until()` is true or `maxTime` ms of virtual
@@ -226,6 +275,7 @@ export class SimulatedLink {
       let next = Infinity;
       if (this.queue.length) next = this.queue[0]!.at;
       for (const p of this.pendingPaced) next = Math.min(next, p.at);
+      if (this.scheduled.length) next = Math.min(next, this.scheduled[0]!.at);
       for (const n of this.nodes) {
         const t = n.timeout();
         if (t !== undefined) next = Math.min(next, t);
@@ -238,12 +288,13 @@ export class SimulatedLink {
       this.now = Math.max(this.now, next);
       // Deliver everything due now, then fire timers.
       while (this.queue.length && this.queue[0]!.at <= this.now) {
-        const p = this.queue.shift()!;
+        const p = this.pop();
         const from = (1 - p.dest) as 0 | 1;
         this.stats[from].delivered++;
         this.stats[from].deliveredBytes += p.data.length;
         this.nodes[p.dest].recv(p.data, { from: this.addresses[from], to: this.addresses[p.dest] }, this.now);
       }
+      while (this.scheduled.length && this.scheduled[0]!.at <= this.now) this.scheduled.shift()!.fn();
       for (const n of this.nodes) {
         const t = n.timeout();
         if (t !== undefined && t <= this.now) n.onTimeout(this.now);

@@ -1,11 +1,11 @@
-import type { KeyObject } from "node:crypto";
+import { createHash, randomBytes, type KeyObject } from "node:crypto";
 import { createCertificate, createDevelopmentCertificates } from "../../src/pki/generate.js";
 import { findCipherSuite } from "../../src/crypto/suites.js";
 import type { ConnectionConfig } from "../../src/quic/config.js";
 import type { Connection, ConnectionEvent } from "../../src/quic/connection.js";
 import { Endpoint, type EndpointOptions } from "../../src/quic/endpoint.js";
 import { encodeFrames, type Frame } from "../../src/quic/frames/index.js";
-import { PacketProtection, QUIC_V1, writeShortHeader } from "../../src/quic/packet/index.js";
+import { LongPacketType, PacketProtection, QUIC_V1, parsePacketHeader, patchLongHeaderLength, writeLongHeader, writeShortHeader } from "../../src/quic/packet/index.js";
 import { PacketNumberSpace } from "../../src/quic/recovery/constants.js";
 import type { OutgoingDatagram, PathInfo, SansIo } from "../../src/quic/types.js";
 import { SimulatedLink, type LinkConditions } from "../../src/testing/link.js";
@@ -109,29 +109,40 @@ export function drain(c: Connection, into: ConnectionEvent[] = []): ConnectionEv
 }
 
 /**
- * A 1-RTT datagram from the pair's client to its server carrying exactly
- * `frames`, protected with the client's current 1-RTT keys (taken from its
- * key log): how a test injects a frame the real client would never send.
- * Its packet number is far above anything the client sent.
+ * A datagram from the pair's client to its server carrying exactly
+ * `frames` (encoded, or raw bytes), protected with the client's keys for
+ * `level` taken from its key log: how a test injects a frame the real
+ * client would never send. Its packet number is far above anything the
+ * client sent. `reservedBits` sets the header's reserved bits before
+ * protection.
  */
-export function forgeClientPacket(p: Pair, frames: Frame[] | Uint8Array): Uint8Array {
-  const line = p.clientKeylog.find((l) => l.startsWith("CLIENT_TRAFFIC_SECRET_0 "));
-  if (!line) throw new Error("client has no 1-RTT secret yet");
+export function forgeClientPacket(
+  p: Pair,
+  frames: Frame[] | Uint8Array,
+  o: { level?: "handshake" | "oneRtt"; reservedBits?: boolean } = {},
+): Uint8Array {
+  const level = o.level ?? "oneRtt";
+  const label = level === "oneRtt" ? "CLIENT_TRAFFIC_SECRET_0 " : "CLIENT_HANDSHAKE_TRAFFIC_SECRET ";
+  const line = p.clientKeylog.find((l) => l.startsWith(label));
+  if (!line) throw new Error(`client has no ${level} secret yet`);
   const secret = fromHex(line.split(" ")[2]!);
   const suite = findCipherSuite(p.conn.tls.cipherSuite!.id)!;
   const prot = PacketProtection.fromSecret(suite, secret, QUIC_V1);
-  let payload = frames instanceof Uint8Array ? frames : encodeFrames(frames);
-  if (payload.length < 4) {
-    const padded = new Uint8Array(4);
-    padded.set(payload);
-    payload = padded; // PADDING after the frames, for the header-protection sample
-  }
-  const pn = p.conn.recovery.largestSent(PacketNumberSpace.Application) + 1000;
+  // A 4-byte packet number leaves room for the header-protection sample even with no payload (RFC 9001 section 5.4.2).
+  const payload = frames instanceof Uint8Array ? frames : encodeFrames(frames);
+  const space = level === "oneRtt" ? PacketNumberSpace.Application : PacketNumberSpace.Handshake;
+  const pn = p.conn.recovery.largestSent(space) + 1000;
   const dcid = p.conn.peerCids.current.cid;
-  const buf = new Uint8Array(1 + dcid.length + 4 + payload.length + 16);
-  const pnOffset = writeShortHeader(buf, 0, dcid, pn, 4, 0);
+  const buf = new Uint8Array(64 + payload.length);
+  const pnOffset =
+    level === "oneRtt"
+      ? writeShortHeader(buf, 0, dcid, pn, 4, 0)
+      : writeLongHeader(buf, 0, QUIC_V1, LongPacketType.Handshake, dcid, p.conn.sourceConnectionIds[0]!, undefined, pn, 4, 2);
   buf.set(payload, pnOffset + 4);
-  const end = prot.protect(buf, 0, pnOffset, 4, pnOffset + 4 + payload.length, pn);
+  const payloadEnd = pnOffset + 4 + payload.length;
+  if (level !== "oneRtt") patchLongHeaderLength(buf, pnOffset, payloadEnd, 2);
+  if (o.reservedBits) buf[0]! |= level === "oneRtt" ? 0x18 : 0x0c;
+  const end = prot.protect(buf, 0, pnOffset, 4, payloadEnd, pn);
   return buf.subarray(0, end);
 }
 
@@ -195,7 +206,10 @@ export function packetTypesIn(datagram: Uint8Array): Array<"initial" | "0rtt" | 
       r += len;
       return v;
     };
-    if (type === 0) r += varint(); // token
+    if (type === 0) {
+      const tokenLength = varint(); // read first: `r += varint()` would add to the old r
+      r += tokenLength;
+    }
     const length = varint();
     o = r + length;
   }
@@ -216,8 +230,92 @@ export function stripShortHeaderPacket(datagram: Uint8Array): Uint8Array | null 
       r += len;
       return v;
     };
-    if (((datagram[o]! >> 4) & 3) === 0) r += varint();
-    o = r + varint();
+    if (((datagram[o]! >> 4) & 3) === 0) {
+      const tokenLength = varint();
+      r += tokenLength;
+    }
+    const length = varint();
+    o = r + length;
   }
   return o === 0 ? null : datagram.subarray(0, o);
+}
+
+/** The first packet of a datagram (a long-header packet ends at its Length; a short-header one fills the datagram). */
+export function firstPacketOnly(datagram: Uint8Array): Uint8Array {
+  if ((datagram[0]! & 0x80) === 0) return datagram;
+  const h = parsePacketHeader(datagram, 0, datagram.length, 0);
+  return datagram.subarray(0, h.packetEnd);
+}
+
+/** Outcome of {@link transfer}. */
+export interface TransferResult {
+  /** Every stream's bytes arrived (and came back, when echoing) before the deadline. */
+  completed: boolean;
+  /** Every stream's received bytes equal what was sent (SHA-256). */
+  intact: boolean;
+  /** Virtual time the transfer took, ms. */
+  elapsed: number;
+  /** Why it stopped early, if a side closed. */
+  error: string | undefined;
+}
+
+/**
+ * Sends `bytesPerStream` random bytes on each of `streams` client streams
+ * (64 KiB writes, following backpressure). The server reads everything and,
+ * with `echo`, writes it back on the same stream; the bytes are compared
+ * with SHA-256 where they end up.
+ */
+export function transfer(p: Pair, server: Connection, o: { streams: number; bytesPerStream: number; echo?: boolean; maxTime?: number }): TransferResult {
+  const start = p.link.now;
+  const sent = new Map<number, Uint8Array>();
+  const pending = new Map<number, number>();
+  const hashes = new Map<number, ReturnType<typeof createHash>>();
+  const done = new Set<number>();
+  for (let i = 0; i < o.streams; i++) {
+    const s = p.conn.openStream(true);
+    if (!s) throw new Error("stream limit reached");
+    sent.set(s.id, new Uint8Array(randomBytes(o.bytesPerStream)));
+    pending.set(s.id, 0);
+    hashes.set(s.id, createHash("sha256"));
+  }
+  p.link.run(() => {
+    for (const [id, off0] of pending) {
+      const data = sent.get(id)!;
+      let off = off0;
+      while (off < data.length) {
+        const end = Math.min(data.length, off + 65536);
+        const more = p.conn.streamWrite(id, data.subarray(off, end), end === data.length);
+        off = end;
+        if (!more) break;
+      }
+      if (off >= data.length) pending.delete(id);
+      else pending.set(id, off);
+    }
+    for (let e = server.poll(); e; e = server.poll()) {
+      if (e.type !== "readable") continue;
+      for (let r = server.streamRead(e.streamId); r; r = server.streamRead(e.streamId)) {
+        if (o.echo) server.streamWrite(e.streamId, new Uint8Array(r.data), r.fin);
+        else {
+          hashes.get(e.streamId)?.update(r.data);
+          if (r.fin) done.add(e.streamId);
+        }
+      }
+    }
+    if (o.echo) {
+      for (let e = p.conn.poll(); e; e = p.conn.poll()) {
+        if (e.type !== "readable") continue;
+        for (let r = p.conn.streamRead(e.streamId); r; r = p.conn.streamRead(e.streamId)) {
+          hashes.get(e.streamId)?.update(r.data);
+          if (r.fin) done.add(e.streamId);
+        }
+      }
+    }
+    return done.size === o.streams || p.conn.isClosing || server.isClosing;
+  }, o.maxTime ?? 600_000);
+  let intact = done.size === o.streams;
+  for (const [id, data] of sent) {
+    if (hashes.get(id)!.digest("hex") !== createHash("sha256").update(data).digest("hex")) intact = false;
+  }
+  const error = p.conn.closeInfo?.error?.message ?? server.closeInfo?.error?.message;
+  return { completed: done.size === o.streams, intact, elapsed: p.link.now - start, error };
 }
