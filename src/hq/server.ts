@@ -9,7 +9,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { open, realpath, stat, type FileHandle } from "node:fs/promises";
-import { listen, type CertInput, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
+import { listen, type CertInput, type QuicServerOptions, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
 import { HqErrorCode } from "./codes.js";
 import { HQ_ALPN, HqRequestError, isInside, RequestLineBuffer, resolveUnderRoot, type HqRequest } from "./request-line.js";
 
@@ -98,8 +98,8 @@ export interface HqServer {
   stop(): Promise<void>;
 }
 
-/** Per-stream state. */
-interface Exchange {
+/** Per-stream state of one hq-interop request (kept in `stream.data`). */
+export interface HqExchange {
   readonly line: RequestLineBuffer;
   phase: "request" | "responding" | "done";
   aborted: boolean;
@@ -116,17 +116,26 @@ function isNotFound(e: unknown): boolean {
 }
 
 /**
- * Starts an hq-interop server and resolves once it is bound. Files under
- * `root` are served by path; targets that do not decode to a safe path
- * (dot segments, encoded separators, NUL...) are refused, and symbolic
- * links leading out of `root` are treated as missing.
+ * The hq-interop application without a socket of its own: the stream and
+ * connection handlers of `listen()` plus its statistics, so one UDP socket
+ * can carry hq-interop beside other protocols (`tsquic serve` routes by
+ * ALPN). {@link serveHq} is this plus a socket.
  */
-export async function serveHq(options: HqServerOptions): Promise<HqServer> {
+export interface HqApp {
+  /** Handlers for `listen()` or for a router that hands hq-interop connections to them. */
+  readonly handlers: Pick<QuicServerOptions<HqExchange>, "error" | "stream">;
+  readonly stats: HqServerStats;
+  /** Aborts every response in progress and waits for their file handles to close. */
+  abortAll(): Promise<void>;
+}
+
+/** Builds the hq-interop application serving files under `options.root`. */
+export async function createHqApp(options: Pick<HqServerOptions, "root" | "chunkSize" | "maxRequestLength" | "onRequest">): Promise<HqApp> {
   const realRoot = await realpath(options.root);
   if (!(await stat(realRoot)).isDirectory()) throw new TypeError(`serveHq: root ${options.root} is not a directory`);
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   const stats: HqServerStats = { requests: 0, served: 0, notFound: 0, badRequests: 0, aborted: 0, errors: 0, bytesSent: 0, pauses: 0 };
-  const live = new Set<Exchange>();
+  const live = new Set<HqExchange>();
   const tasks = new Set<Promise<void>>();
 
   const finish = (record: HqRequestRecord): void => {
@@ -139,13 +148,13 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     options.onRequest?.(record);
   };
 
-  const abort = (ex: Exchange | undefined): void => {
+  const abort = (ex: HqExchange | undefined): void => {
     if (!ex || ex.phase === "done") return;
     ex.aborted = true;
     ex.wake?.();
   };
 
-  const reset = (stream: QuicStream<Exchange>, code: number): void => {
+  const reset = (stream: QuicStream<HqExchange>, code: number): void => {
     try {
       stream.close(code);
     } catch {
@@ -153,7 +162,7 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     }
   };
 
-  async function respond(stream: QuicStream<Exchange>, ex: Exchange, req: HqRequest): Promise<void> {
+  async function respond(stream: QuicStream<HqExchange>, ex: HqExchange, req: HqRequest): Promise<void> {
     const base = { streamId: stream.id, target: req.target };
     let fh: FileHandle | undefined;
     let bytes = 0;
@@ -212,18 +221,7 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     }
   }
 
-  const quic = listen<Exchange>({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 0,
-    alpn: options.alpn ?? [HQ_ALPN],
-    quic: { cert: options.cert, key: options.key },
-    ...(options.validateAddress ? { validateAddress: true } : {}),
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
-    ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
-    ...(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {}),
-    ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.keylog ? { keylog: options.keylog } : {}),
+  const handlers: HqApp["handlers"] = {
     error() {
       // Connection failures (a client vanishing, a bad handshake) end that connection only; its streams see close.
     },
@@ -231,7 +229,7 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
       open(stream) {
         // Requests travel only on client-initiated bidirectional streams (ID mod 4 == 0, RFC 9000 section 2.1); other streams are ignored.
         if (stream.id % 4 !== 0) return;
-        const ex: Exchange = { line: new RequestLineBuffer({ maxLength: options.maxRequestLength }), phase: "request", aborted: false, wake: undefined };
+        const ex: HqExchange = { line: new RequestLineBuffer({ maxLength: options.maxRequestLength }), phase: "request", aborted: false, wake: undefined };
         stream.data = ex;
         live.add(ex);
       },
@@ -280,6 +278,38 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
         abort(ex);
       },
     },
+  };
+  return {
+    handlers,
+    stats,
+    async abortAll() {
+      for (const ex of live) abort(ex);
+      await Promise.all([...tasks]);
+    },
+  };
+}
+
+/**
+ * Starts an hq-interop server and resolves once it is bound. Files under
+ * `root` are served by path; targets that do not decode to a safe path
+ * (dot segments, encoded separators, NUL...) are refused, and symbolic
+ * links leading out of `root` are treated as missing.
+ */
+export async function serveHq(options: HqServerOptions): Promise<HqServer> {
+  const app = await createHqApp(options);
+  const quic = listen<HqExchange>({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 0,
+    alpn: options.alpn ?? [HQ_ALPN],
+    quic: { cert: options.cert, key: options.key },
+    ...(options.validateAddress ? { validateAddress: true } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
+    ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
+    ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
+    ...(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {}),
+    ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.keylog ? { keylog: options.keylog } : {}),
+    ...app.handlers,
   });
   await quic.ready;
 
@@ -291,15 +321,14 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     get hostname() {
       return quic.hostname;
     },
-    stats,
+    stats: app.stats,
     get connections() {
       return quic.connections;
     },
     stop() {
       stopping ??= (async () => {
         quic.stop(true);
-        for (const ex of live) abort(ex);
-        await Promise.all([...tasks]);
+        await app.abortAll();
         // QuicServer releases its UDP socket on the next turn after closing its connections.
         await new Promise<void>((resolve) => setImmediate(resolve));
       })();
