@@ -19,3 +19,4 @@ export type { LinkConditions } from "./testing/link.js";
 export { createCertificate, createDevelopmentCertificates, writeDevelopmentCertificates } from "./pki/generate.js";
 export { UdpEndpoint } from "./driver/udp-endpoint.js";
 export * from "./hq/index.js";
+export { serve, fetch, closeAll, H3Agent, H3Server, H3Connection, H3StreamError } from "./h3/http.js";

@@ -111,7 +111,7 @@ export interface QuicServerOptions<T = unknown> extends SocketHandlers<T>, QuicT
 }
 
 /** The resolved handler set a connection dispatches to; replaced wholesale by `server.reload`. */
-interface Handlers {
+export interface Handlers {
   stream: StreamHandlers<any>;
   socket: SocketHandlers<any>;
 }
@@ -177,8 +177,8 @@ export class QuicStream<T = unknown> {
   }
 }
 
-/** Where a {@link QuicSocket} lives: its connection and the UDP endpoint driving it. */
-interface SocketHost {
+/** Where a {@link QuicSocket} lives: the UDP endpoint driving its connection and the handlers it calls. */
+export interface SocketHost {
   udp: UdpEndpoint;
   handlers(): Handlers;
 }

@@ -1,12 +1,20 @@
 import { parseArgs } from "node:util";
 import { writeDevelopmentCertificates } from "../pki/generate.js";
 import { runDemo } from "./demo.js";
+import { runGet } from "./get.js";
+import { runServe } from "./serve.js";
 
 const USAGE = `Usage: tsquic <command> [options]
 
 Commands:
   cert --out DIR     write a local CA (ca.pem) and a certificate for localhost,
                      127.0.0.1 and ::1 (cert.pem, key.pem; ECDSA P-256)
+  serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE]
+                     serve a directory over HTTP/3 and hq-interop on one port
+                     (a development certificate is generated when none is given)
+  get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE]
+                     download URLs over one connection with the requests in
+                     parallel; exit 0 only when every file arrived complete
   demo               run an echo server on 127.0.0.1 and a client that opens
                      several streams, then print what came back and the
                      connection's statistics
@@ -29,6 +37,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "demo":
       return runDemo(rest);
+    case "get":
+      return runGet(rest);
+    case "serve":
+      return runServe(rest);
     case undefined:
     case "help":
     case "--help":

@@ -148,8 +148,14 @@ export class UdpEndpoint {
 
   private transmit(d: OutgoingDatagram): void {
     // node:dgram copies nothing until the send completes; our buffers are not reused, so no copy is needed.
+    this.sendsInFlight++;
     this.socket.send(d.data, d.to.port, d.to.address, (err) => {
       if (err && !this.closed) this.onSocketError(err);
+      if (--this.sendsInFlight === 0 && this.onSendsDrained) {
+        const f = this.onSendsDrained;
+        this.onSendsDrained = undefined;
+        f();
+      }
     });
   }
 
@@ -188,14 +194,28 @@ export class UdpEndpoint {
     this.timer?.ref();
   }
 
-  /** Closes the socket at once; connections are abandoned (close them first for a clean shutdown). */
+  /**
+   * Closes the socket; connections are abandoned (close them first for a
+   * clean shutdown). Datagrams already handed to the socket still go out:
+   * node:dgram resolves the destination on a later tick before sending, so
+   * closing at once would drop a final CONNECTION_CLOSE.
+   */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        this.socket.close(() => resolve());
+      };
+      if (this.sendsInFlight === 0) setImmediate(finish);
+      else this.onSendsDrained = finish;
+    });
   }
+
+  private sendsInFlight = 0;
+  private onSendsDrained: (() => void) | undefined;
 
   /** Flushes pending datagrams now (used before closing). */
   flushNow(): void {

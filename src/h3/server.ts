@@ -7,7 +7,7 @@
  * length get a Content-Length.
  */
 import type { KeyObject } from "node:crypto";
-import type { CertInput } from "../api/quic.js";
+import { QuicSocket, type CertInput, type QuicServerOptions } from "../api/quic.js";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import type { Connection } from "../quic/connection.js";
 import { UdpEndpoint } from "../driver/udp-endpoint.js";
@@ -53,6 +53,13 @@ export interface ServeOptions {
   validateAddress?: boolean;
   /** Most simultaneous connections. */
   maxConnections?: number;
+  /**
+   * Other application protocols served on the same socket, by ALPN, with
+   * `listen()`-style handlers (e.g. hq-interop beside h3, as `tsquic serve`
+   * does). Connections that negotiate one of them get a QuicSocket instead
+   * of HTTP/3.
+   */
+  otherProtocols?: Record<string, Pick<QuicServerOptions<any>, "open" | "close" | "error" | "stream">>;
 }
 
 /** Statuses whose responses never have content (RFC 9110 sections 15.3.5, 15.4.5). */
@@ -116,7 +123,7 @@ export class H3Server {
     };
     const config: ConnectionConfig = {
       // RFC 9114 section 3.1: HTTP/3 is ALPN "h3".
-      alpn: ["h3"],
+      alpn: ["h3", ...Object.keys(options.otherProtocols ?? {})],
       serverTls: {
         cert: options.cert,
         key: options.key,
@@ -178,7 +185,31 @@ export class H3Server {
     return [...this.sessions.values()].map((s) => s.h3);
   }
 
+  /** Connections of the other protocols (see {@link ServeOptions.otherProtocols}). */
+  private readonly rawSockets = new Map<Connection, QuicSocket<any>>();
+
+  /** Hands a connection that negotiated another ALPN to its `listen()`-style handlers. */
+  private routeOther(c: Connection, alpn: string): void {
+    let s = this.rawSockets.get(c);
+    if (!s) {
+      const h = this.options.otherProtocols![alpn]!;
+      s = new QuicSocket<any>(c, { udp: this.udp!, handlers: () => ({ stream: h.stream ?? {}, socket: { open: h.open, close: h.close, error: h.error } }) });
+      s._onGone = () => {
+        this.rawSockets.delete(c);
+        if (this.stopping) void this.finishStop();
+      };
+      this.rawSockets.set(c, s);
+    }
+    s._dispatch();
+  }
+
   private onActivity(c: Connection): void {
+    if (this.options.otherProtocols) {
+      // With several protocols on the socket, nothing is decided before ALPN is: events wait in the connection's queue.
+      const alpn = c.alpnProtocol;
+      if (alpn === undefined) return;
+      if (alpn !== "h3") return this.routeOther(c, alpn);
+    }
     let s = this.sessions.get(c);
     if (!s) {
       // A connection that closed before we saw it (or that we already let go) has nothing to serve.
@@ -423,6 +454,11 @@ export class H3Server {
         s.dispatch();
         udp.touch(c);
       }
+      // Other protocols have no graceful shutdown of their own: close them now with code 0.
+      for (const [c, s] of this.rawSockets) {
+        s.close(0, "server stopping");
+        udp.touch(c);
+      }
       void this.finishStop();
     }
     return this.stopping;
@@ -430,7 +466,7 @@ export class H3Server {
 
   private async finishStop(): Promise<void> {
     const udp = this.udp;
-    if (!udp || this.sessions.size > 0 || udp.isClosed || this.socketClosing) return;
+    if (!udp || this.sessions.size > 0 || this.rawSockets.size > 0 || udp.isClosed || this.socketClosing) return;
     this.socketClosing = true;
     // Let the last CONNECTION_CLOSE frames leave before the socket goes
     // (node:dgram sends after an asynchronous address lookup).

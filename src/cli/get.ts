@@ -1,0 +1,181 @@
+import { createHash } from "node:crypto";
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import { H3Agent } from "../h3/fetch.js";
+import { getHq } from "../hq/client.js";
+import { keylogToFile } from "./keylog.js";
+import { ProgressDisplay, formatBytes } from "./progress.js";
+
+const USAGE = "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--max-udp-payload N]";
+
+/** Outcome of one URL. */
+interface Outcome {
+  url: string;
+  ok: boolean;
+  bytes: number;
+  detail: string;
+}
+
+/**
+ * `tsquic get`: downloads URLs over one connection per origin with the
+ * requests in parallel, writes the files under --output (or discards them),
+ * shows progress on a terminal, and exits 0 only when every file arrived
+ * complete.
+ */
+export async function runGet(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      output: { type: "string", short: "o" },
+      ca: { type: "string" },
+      insecure: { type: "boolean", short: "k" },
+      alpn: { type: "string", default: "h3" },
+      keylog: { type: "string" },
+      "qlog-dir": { type: "string" },
+      "server-name": { type: "string" },
+      "max-udp-payload": { type: "string" },
+      quiet: { type: "boolean", short: "q" },
+    },
+  });
+  if (positionals.length === 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (values.alpn !== "h3" && values.alpn !== "hq-interop") {
+    process.stderr.write(`tsquic get: --alpn must be h3 or hq-interop\n`);
+    return 2;
+  }
+  if (!values.ca && !values.insecure) {
+    process.stderr.write("tsquic get: --ca FILE or --insecure is required (the server's certificate must be verified or explicitly not)\n");
+    return 2;
+  }
+  if (values["qlog-dir"]) process.stderr.write("tsquic get: qlog is not available yet; --qlog-dir ignored\n");
+  const urls = positionals.map((u) => new URL(u));
+  const ca = values.ca ? readFileSync(values.ca) : undefined;
+  const keylog = values.keylog ? keylogToFile(values.keylog) : undefined;
+  const maxUdp = values["max-udp-payload"] ? Number(values["max-udp-payload"]) : undefined;
+  if (values.output) mkdirSync(values.output, { recursive: true });
+  const progress = new ProgressDisplay();
+  const outcomes =
+    values.alpn === "h3"
+      ? await getH3(urls, { ca, insecure: !!values.insecure, keylog, output: values.output, serverName: values["server-name"], maxUdp, progress })
+      : await getHqAll(urls, { ca, insecure: !!values.insecure, keylog, output: values.output, serverName: values["server-name"], maxUdp, progress });
+  progress.finish();
+  let failed = 0;
+  for (const o of outcomes) {
+    if (!o.ok) failed++;
+    // Quiet when piped: only failures are reported then.
+    if (!o.ok || (!values.quiet && process.stderr.isTTY)) process.stderr.write(`${o.ok ? "ok  " : "FAIL"} ${o.url} ${formatBytes(o.bytes)} ${o.detail}\n`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+interface GetOptions {
+  ca: Buffer | undefined;
+  insecure: boolean;
+  keylog: ((line: string) => void) | undefined;
+  output: string | undefined;
+  serverName: string | undefined;
+  maxUdp: number | undefined;
+  progress: ProgressDisplay;
+}
+
+/** The file a URL is saved to: its last path segment (or index.html), under the output directory. */
+function outputPath(dir: string, url: URL): string {
+  const name = basename(decodeURIComponent(url.pathname)) || "index.html";
+  return join(dir, name);
+}
+
+async function getH3(urls: URL[], o: GetOptions): Promise<Outcome[]> {
+  // One agent: one connection per origin, every request in parallel on it.
+  const agent = new H3Agent({
+    tls: { ...(o.ca ? { ca: o.ca } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}), ...(o.serverName ? { serverName: o.serverName } : {}) },
+    ...(o.keylog ? { keylog: o.keylog } : {}),
+    ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
+  });
+  try {
+    return await Promise.all(urls.map((url) => fetchOne(agent, url, o)));
+  } finally {
+    await agent.closeAll();
+  }
+}
+
+async function fetchOne(agent: H3Agent, url: URL, o: GetOptions): Promise<Outcome> {
+  const item = o.progress.add(url.pathname);
+  const target = o.output ? outputPath(o.output, url) : undefined;
+  try {
+    const res = await agent.fetch(url);
+    const lengthHeader = res.headers.get("content-length");
+    const expected = lengthHeader === null ? undefined : Number(lengthHeader);
+    item.total = expected;
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      item.failed = true;
+      return { url: url.href, ok: false, bytes: 0, detail: `status ${res.status}` };
+    }
+    const hash = createHash("sha256");
+    const file = target ? createWriteStream(target) : undefined;
+    let bytes = 0;
+    if (res.body) {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        bytes += chunk.length;
+        item.received = bytes;
+        hash.update(chunk);
+        if (file && !file.write(chunk)) await new Promise<void>((r) => file.once("drain", () => r()));
+      }
+    }
+    if (file) await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    item.done = true;
+    if (expected !== undefined && bytes !== expected) {
+      item.failed = true;
+      if (target) rmSync(target, { force: true });
+      return { url: url.href, ok: false, bytes, detail: `incomplete: ${bytes} of ${expected} bytes` };
+    }
+    return { url: url.href, ok: true, bytes, detail: `sha256 ${hash.digest("hex").slice(0, 16)}` };
+  } catch (e) {
+    item.failed = true;
+    if (target) rmSync(target, { force: true });
+    return { url: url.href, ok: false, bytes: item.received, detail: (e as Error).message };
+  }
+}
+
+async function getHqAll(urls: URL[], o: GetOptions): Promise<Outcome[]> {
+  // hq-interop downloads share one connection per origin.
+  const byOrigin = new Map<string, URL[]>();
+  for (const u of urls) byOrigin.set(u.origin, [...(byOrigin.get(u.origin) ?? []), u]);
+  const results: Outcome[] = [];
+  for (const [origin, list] of byOrigin) {
+    const items = new Map(list.map((u) => [u.pathname, o.progress.add(u.pathname)]));
+    try {
+      const r = await getHq(
+        origin,
+        list.map((u) => u.pathname),
+        {
+          ...(o.ca ? { ca: o.ca } : {}),
+          insecure: o.insecure,
+          ...(o.serverName ? { serverName: o.serverName } : {}),
+          ...(o.output ? { outputDir: o.output } : {}),
+          ...(o.keylog ? { keylog: o.keylog } : {}),
+          ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
+          onProgress(p) {
+            const it = items.get(p.path);
+            if (!it) return;
+            it.received = p.bytes;
+            if (p.status) {
+              it.done = true;
+              it.failed = p.status !== "complete";
+            }
+          },
+        },
+      );
+      for (const f of r.files) {
+        results.push({ url: origin + f.path, ok: f.status === "complete", bytes: f.bytes, detail: f.status === "complete" ? `sha256 ${f.sha256.slice(0, 16)}` : `${f.status}${f.error ? `: ${f.error}` : ""}` });
+      }
+    } catch (e) {
+      for (const u of list) results.push({ url: u.href, ok: false, bytes: 0, detail: (e as Error).message });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { serve } from "../h3/server.js";
+import { createHqApp } from "../hq/server.js";
+import { HQ_ALPN } from "../hq/request-line.js";
+import { createDevelopmentCertificates } from "../pki/generate.js";
+import { keylogToFile } from "./keylog.js";
+import { staticFileHandler } from "./static-files.js";
+
+const USAGE = "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--retry] [--max-udp-payload N]";
+
+/**
+ * `tsquic serve`: serves a directory over HTTP/3 and hq-interop on one UDP
+ * port (the connection's ALPN picks the protocol), with content-length and
+ * content-type set. Without --cert/--key it generates a development CA and
+ * certificate and says where the CA is, so clients can trust it.
+ */
+export async function runServe(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      root: { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "4433" },
+      cert: { type: "string" },
+      key: { type: "string" },
+      keylog: { type: "string" },
+      "qlog-dir": { type: "string" },
+      retry: { type: "boolean" },
+      "max-udp-payload": { type: "string" },
+      quiet: { type: "boolean", short: "q" },
+    },
+  });
+  if (!values.root) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  try {
+    if (!statSync(values.root).isDirectory()) throw new Error("not a directory");
+  } catch {
+    process.stderr.write(`tsquic serve: --root ${values.root} is not a readable directory\n`);
+    return 2;
+  }
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    process.stderr.write("tsquic serve: give both --cert and --key, or neither for a development certificate\n");
+    return 2;
+  }
+  if (values["qlog-dir"]) process.stderr.write("tsquic serve: qlog is not available yet; --qlog-dir ignored\n");
+  let cert: string | Buffer;
+  let key: string | Buffer;
+  if (values.cert && values.key) {
+    cert = readFileSync(values.cert);
+    key = readFileSync(values.key);
+  } else {
+    const dev = createDevelopmentCertificates();
+    const dir = mkdtempSync(join(tmpdir(), "tsquic-serve-"));
+    writeFileSync(join(dir, "ca.pem"), dev.ca.pem);
+    cert = dev.leaf.pem;
+    key = dev.leaf.keyPem;
+    process.stderr.write(`using a generated development certificate; its CA is ${join(dir, "ca.pem")}\n`);
+  }
+  const keylog = values.keylog ? keylogToFile(values.keylog) : undefined;
+  const hq = await createHqApp({ root: values.root });
+  const server = serve({
+    hostname: values.host,
+    port: Number(values.port),
+    cert,
+    key,
+    fetch: staticFileHandler(values.root),
+    otherProtocols: { [HQ_ALPN]: hq.handlers },
+    ...(keylog ? { keylog } : {}),
+    ...(values.retry ? { validateAddress: true } : {}),
+    ...(values["max-udp-payload"] ? { maxUdpPayloadSize: Number(values["max-udp-payload"]) } : {}),
+  });
+  await server.ready;
+  // The port on stdout (and nothing else) lets scripts and tests find a server started with --port 0.
+  process.stdout.write(`${server.port}\n`);
+  if (!values.quiet) process.stderr.write(`serving ${values.root} over h3 and ${HQ_ALPN} on ${server.hostname}:${server.port}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void Promise.all([server.stop(true), hq.abortAll()]).then(() => resolve());
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  return 0;
+}
