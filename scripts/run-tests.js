@@ -24,14 +24,16 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-// The API suite runs on Bun as well: tsquic promises both runtimes.
+// The API suites (raw QUIC, HTTP/3 serve/fetch, hq-interop) run on Bun as well: tsquic promises both runtimes.
 const bun = "node_modules/.bin/bun";
 if (filters.length === 0) {
   if (!existsSync(bun)) {
     console.error("Bun is missing (it is a dev dependency): run scripts/setup.sh");
     process.exit(1);
   }
-  const apiFiles = all.filter((f) => f.startsWith(join("dist", "test", "api")));
+  const apiFiles = all.filter(
+    (f) => f.startsWith(join("dist", "test", "api")) || f.endsWith(join("h3", "serve-fetch.test.js")) || f.endsWith(join("hq", "transfer.test.js")),
+  );
   console.log(`# Bun ${spawnSync(bun, ["--version"]).stdout.toString().trim()}: ${apiFiles.length} API test files`);
   const b = spawnSync(bun, ["test", "--timeout", "120000", ...apiFiles.map((f) => "./" + f)], { stdio: "inherit" });
   if (b.status !== 0) {
