@@ -51,15 +51,15 @@ test("ngtcp2's client downloads 1 KB, 5 MB and 50 MB intact from tsquic serve", 
 });
 
 test("ngtcp2's client from tsquic serve with 5% loss each way on the peer", async () => {
-  await ngtcp2From(["1k.bin", "5m.bin"], { txLoss: 0.05, rxLoss: 0.05 });
+  await ngtcp2From(["1k.bin", "5m.bin", "50m.bin"], { txLoss: 0.05, rxLoss: 0.05 });
 });
 
 test("ngtcp2's client from tsquic serve restricted to ChaCha20-Poly1305", async () => {
-  await ngtcp2From(["1k.bin", "5m.bin"], { ciphers: "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305" });
+  await ngtcp2From(["1k.bin", "5m.bin", "50m.bin"], { ciphers: "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305" });
 });
 
 test("ngtcp2's client from tsquic serve restricted to the secp256r1 group", async () => {
-  await ngtcp2From(["1k.bin", "5m.bin"], { groups: "-GROUP-ALL:+GROUP-SECP256R1" });
+  await ngtcp2From(["1k.bin", "5m.bin", "50m.bin"], { groups: "-GROUP-ALL:+GROUP-SECP256R1" });
 });
 
 test("Bun's node:quic client (lsquic) fetches intact files from tsquic serve", async () => {

@@ -32,13 +32,13 @@ test("tsquic get downloads 1 KB, 5 MB and 50 MB intact from ngtcp2's server over
 });
 
 test("tsquic get from ngtcp2 with 5% loss each way on the peer", async () => {
-  await getFrom(files, ["1k.bin", "5m.bin"], { txLoss: 0.05, rxLoss: 0.05 }, 120_000);
+  await getFrom(files, ["1k.bin", "5m.bin", "50m.bin"], { txLoss: 0.05, rxLoss: 0.05 }, 180_000);
 });
 
 test("tsquic get from ngtcp2 restricted to ChaCha20-Poly1305", async () => {
-  await getFrom(files, ["1k.bin", "5m.bin"], { ciphers: "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305" }, 60_000);
+  await getFrom(files, ["1k.bin", "5m.bin", "50m.bin"], { ciphers: "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305" }, 120_000);
 });
 
 test("tsquic get from ngtcp2 restricted to the secp256r1 group (HelloRetryRequest from our x25519 share)", async () => {
-  await getFrom(files, ["1k.bin", "5m.bin"], { groups: "-GROUP-ALL:+GROUP-SECP256R1" }, 60_000);
+  await getFrom(files, ["1k.bin", "5m.bin", "50m.bin"], { groups: "-GROUP-ALL:+GROUP-SECP256R1" }, 120_000);
 });
