@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { TlsClientConfig } from "../tls/client.js";
 import type { TlsServerConfig } from "../tls/server.js";
 import type { CongestionAlgorithm } from "./recovery/congestion.js";
@@ -103,6 +104,8 @@ export interface ConnectionConfig {
   keylog?: (line: string) => void;
   /** Packets ahead of the keys to decrypt them that a connection buffers (RFC 9001 section 5.7). Default 16. */
   maxUndecryptablePackets?: number;
+  /** Servers send a session ticket after each handshake so clients can resume. Default true. */
+  sessionTickets?: boolean;
 }
 
 /** A configuration with every default applied. */
@@ -123,6 +126,7 @@ export interface ResolvedConfig {
   versions: number[];
   keylog: ((line: string) => void) | undefined;
   maxUndecryptablePackets: number;
+  sessionTickets: boolean;
 }
 
 /** Applies defaults and checks ranges; throws TypeError naming the bad option. */
@@ -142,7 +146,8 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
   return {
     alpn: c.alpn,
     clientTls: c.clientTls ?? {},
-    serverTls: c.serverTls,
+    // One ticket key per configuration, so every connection made from it can resume the others' tickets.
+    serverTls: c.serverTls && c.serverTls.ticketKeys === undefined ? { ...c.serverTls, ticketKeys: new Uint8Array(randomBytes(32)) } : c.serverTls,
     transport,
     congestionControl: c.congestionControl ?? "reno",
     maxSendUdpPayloadSize: maxSend,
@@ -156,5 +161,6 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
     versions,
     keylog: c.keylog,
     maxUndecryptablePackets: c.maxUndecryptablePackets ?? 16,
+    sessionTickets: c.sessionTickets ?? true,
   };
 }

@@ -1318,6 +1318,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       // The server's handshake is confirmed at completion (RFC 9001 section 4.1.2); tell the client.
       this.handshakeDoneToSend = true;
       this.confirmHandshake(now);
+      // A session ticket lets the client resume (RFC 8446 section 4.6.1); it travels in 1-RTT CRYPTO frames.
+      if (this.config.sessionTickets) (this.tls as TlsServer).sendSessionTicket(now);
     }
     this.topUpConnectionIds();
     this.events.push({ type: "handshake_done" });

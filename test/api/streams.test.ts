@@ -220,3 +220,20 @@ test("end(stream) fires when the peer's FIN arrives, before close", async () => 
   socket.close();
   server.stop(true);
 });
+
+test("a session ticket from one connection resumes the next (PSK handshake)", async () => {
+  const server = await startServer({ stream: { data: (s, b) => s.end(b) } });
+  const first = await quic(`127.0.0.1:${server.port}`, { tls: clientTls });
+  await until(() => first.sessionTicket !== undefined, 5000, "a NewSessionTicket");
+  assert.equal(first.connection.tls.resumed, false);
+  const ticket = first.sessionTicket!;
+  first.close();
+  let got = "";
+  const second = await quic(`127.0.0.1:${server.port}`, { tls: { ...clientTls, session: ticket }, data: (_s, b) => (got += b) });
+  // resumed means the server accepted the PSK; a resumed client refuses any Certificate message (test/tls/resumption.test.ts).
+  assert.equal(second.connection.tls.resumed, true);
+  second.stream().end("resumed");
+  await until(() => got === "resumed", 5000, "echo on the resumed connection");
+  second.close();
+  server.stop(true);
+});
