@@ -165,18 +165,27 @@ export interface LocalCertificate {
   readonly key: KeyObject;
 }
 
-const credentialCache = new WeakMap<object, { cert: unknown; key: unknown; value: LocalCertificate }>();
+/**
+ * Loaded credentials by the identity of the `cert` value (a PEM string, a
+ * buffer or an array): servers build a fresh TLS config object per
+ * connection from one shared configuration, so keying by the config object
+ * would parse the certificate and key again for every handshake.
+ */
+const credentialCache = new Map<unknown, { key: unknown; passphrase: string | undefined; value: LocalCertificate }>();
+const CREDENTIAL_CACHE_LIMIT = 64;
 
 /**
- * Loads a certificate chain and key (cached per owner object while its
- * `cert` and `key` stay the same). Load failures are configuration errors.
+ * Loads a certificate chain and key (cached while the same `cert`, `key`
+ * and passphrase values are used). Load failures are configuration errors.
  */
 export function loadLocalCertificate(owner: { cert?: PemOrDer | PemOrDer[]; key?: PemOrDer | KeyObject; passphrase?: string }): LocalCertificate | undefined {
   if (owner.cert === undefined || owner.key === undefined) return undefined;
-  const cached = credentialCache.get(owner);
-  if (cached && cached.cert === owner.cert && cached.key === owner.key) return cached.value;
+  const cached = credentialCache.get(owner.cert);
+  if (cached && cached.key === owner.key && cached.passphrase === owner.passphrase) return cached.value;
   const value = { chain: loadCertificateChain(owner.cert), key: loadPrivateKey(owner.key, owner.passphrase) };
-  credentialCache.set(owner, { cert: owner.cert, key: owner.key, value });
+  // A bounded cache: a process with many certificates (SNI) reloads the older ones.
+  if (credentialCache.size >= CREDENTIAL_CACHE_LIMIT) credentialCache.clear();
+  credentialCache.set(owner.cert, { key: owner.key, passphrase: owner.passphrase, value });
   return value;
 }
 
