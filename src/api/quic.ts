@@ -397,7 +397,8 @@ function alpnList(alpn: string | string[] | undefined): string[] {
   return Array.isArray(alpn) ? alpn : [alpn];
 }
 
-function transportConfig(o: QuicTransportOptions): Partial<ConnectionConfig> {
+/** The connection-config fields of the transport options shared by every server and client API. */
+export function transportConfig(o: QuicTransportOptions): Partial<ConnectionConfig> {
   return {
     ...(o.transport ? { transport: o.transport } : {}),
     ...(o.congestionControl ? { congestionControl: o.congestionControl } : {}),

@@ -7,7 +7,7 @@
  * length get a Content-Length.
  */
 import type { KeyObject } from "node:crypto";
-import { QuicSocket, type CertInput, type QuicServerOptions } from "../api/quic.js";
+import { QuicSocket, transportConfig, type CertInput, type QuicServerOptions } from "../api/quic.js";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import type { Connection } from "../quic/connection.js";
 import { UdpEndpoint } from "../driver/udp-endpoint.js";
@@ -130,11 +130,7 @@ export class H3Server {
         ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
         ...(options.ca !== undefined ? { ca: options.ca, requestClientCertificate: true } : {}),
       },
-      ...(options.transport ? { transport: options.transport } : {}),
-      ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
-      ...(options.maxUdpPayloadSize ? { maxSendUdpPayloadSize: options.maxUdpPayloadSize } : {}),
-      ...(options.highWaterMark ? { streamHighWaterMark: options.highWaterMark } : {}),
-      ...(options.keylog ? { keylog: options.keylog } : {}),
+      ...transportConfig(options),
     };
     this.ready = UdpEndpoint.bind(
       {
