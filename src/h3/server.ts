@@ -464,11 +464,8 @@ export class H3Server {
     const udp = this.udp;
     if (!udp || this.sessions.size > 0 || this.rawSockets.size > 0 || udp.isClosed || this.socketClosing) return;
     this.socketClosing = true;
-    // Let the last CONNECTION_CLOSE frames leave before the socket goes
-    // (node:dgram sends after an asynchronous address lookup).
-    await new Promise((r) => setImmediate(r));
+    // Send the last CONNECTION_CLOSE frames; UdpEndpoint.close waits until they have left.
     udp.flushNow();
-    await new Promise((r) => setImmediate(r));
     await udp.close();
     this.stopResolve?.();
   }
