@@ -5,7 +5,7 @@
  * sans-IO core (`Connection`, `Endpoint`) is exported for drivers of one's own.
  */
 export { quic, listen, QuicSocket, QuicStream, QuicServer, parseTarget } from "./api/quic.js";
-export type { QuicClientOptions, QuicServerOptions, StreamHandlers, SocketHandlers, CertInput } from "./api/quic.js";
+export type { QuicClientOptions, QuicServerOptions, StreamHandlers, SocketHandlers, CertInput, SocketKeylogOption } from "./api/quic.js";
 export { Connection, QuicConnectionError } from "./quic/connection.js";
 export type { ConnectionEvent, ConnectionStats, CloseInfo, ConnectionState } from "./quic/connection.js";
 export { Endpoint } from "./quic/endpoint.js";
@@ -18,5 +18,13 @@ export { SimulatedLink } from "./testing/link.js";
 export type { LinkConditions } from "./testing/link.js";
 export { createCertificate, createDevelopmentCertificates, writeDevelopmentCertificates } from "./pki/generate.js";
 export { UdpEndpoint } from "./driver/udp-endpoint.js";
+export { qlogDirectory, flushQlogFiles } from "./driver/qlog-files.js";
+export type { QlogOption } from "./driver/qlog-files.js";
+export { keylogToFile } from "./driver/keylog-file.js";
+export type { KeylogOption } from "./driver/keylog-file.js";
+export { QlogTracer } from "./quic/qlog/qlog.js";
+export type { QlogSink } from "./quic/qlog/qlog.js";
+export type { ConnectionTracer, TracerFactory, TraceStart } from "./quic/qlog/tracer.js";
+export type { DatagramStats } from "./quic/datagram.js";
 export * from "./hq/index.js";
 export { serve, fetch, closeAll, H3Agent, H3Server, H3Connection, H3StreamError } from "./h3/http.js";

@@ -8,6 +8,8 @@ import type { SocketAddress } from "../quic/types.js";
 import { TsquicError } from "../util/errors.js";
 import { plainBytes } from "../util/bytes.js";
 import { UdpEndpoint } from "../driver/udp-endpoint.js";
+import { keylogSink, type KeylogOption } from "../driver/keylog-file.js";
+import { qlogDirectory, type QlogOption } from "../driver/qlog-files.js";
 import type { SessionTicket } from "../tls/ticket.js";
 
 /** Certificate, key or CA input: PEM text or DER/PEM bytes. */
@@ -37,7 +39,12 @@ export interface SocketHandlers<T = unknown> {
   close?(socket: QuicSocket<T>): void;
   /** The connection failed: TLS, handshake timeout, idle timeout, protocol violation, peer's error close. */
   error?(socket: QuicSocket<T>, error: Error): void;
+  /** A datagram (DATAGRAM frame, RFC 9221) arrived; needs the `datagrams` option. */
+  datagram?(socket: QuicSocket<T>, data: Buffer): void;
 }
+
+/** A key log destination of `quic()` / `listen()`: a file path, or a callback per connection and line. */
+export type SocketKeylogOption<T = unknown> = string | ((socket: QuicSocket<T>, line: string) => void);
 
 /** Transport knobs shared by both entry points. */
 export interface QuicTransportOptions {
@@ -51,8 +58,19 @@ export interface QuicTransportOptions {
   highWaterMark?: number;
   /** Handshake timeout in ms. Default 10 s. */
   handshakeTimeout?: number;
-  /** SSLKEYLOGFILE lines. */
-  keylog?: (line: string) => void;
+  /**
+   * Writes a qlog file (JSON-SEQ, `.sqlog`, readable by qvis) per
+   * connection into this directory: a path or `{ dir }`.
+   */
+  qlog?: QlogOption;
+  /**
+   * Accept and allow DATAGRAM frames (RFC 9221): advertises
+   * max_datagram_frame_size 65535 unless `transport.maxDatagramFrameSize`
+   * says otherwise. Sending also needs the peer to allow them.
+   */
+  datagrams?: boolean;
+  /** Most datagrams waiting to be sent per connection; `sendDatagram` drops further ones. Default 64. */
+  maxQueuedDatagrams?: number;
 }
 
 /** Options of {@link quic}: TLS, ALPN and callbacks; stream callbacks may sit at the top level or under `stream`. */
@@ -82,6 +100,10 @@ export interface QuicClientOptions<T = unknown> extends StreamHandlers<T>, QuicT
   lookup?: (hostname: string) => Promise<{ address: string; family: number }>;
   /** Local address to bind. */
   localAddress?: string;
+  /** SSLKEYLOGFILE lines (NSS key log format): a file path, or `keylog(socket, line)`. */
+  keylog?: SocketKeylogOption<T>;
+  /** A datagram arrived (with `datagrams: true`); also accepted under `socket`. */
+  datagram?(socket: QuicSocket<T>, data: Buffer): void;
 }
 
 /** Options of {@link listen}. */
@@ -108,6 +130,8 @@ export interface QuicServerOptions<T = unknown> extends SocketHandlers<T>, QuicT
   validateAddress?: boolean;
   /** Most simultaneous connections. */
   maxConnections?: number;
+  /** SSLKEYLOGFILE lines (NSS key log format) of every connection: a file path, or `keylog(socket, line)`. */
+  keylog?: SocketKeylogOption<T>;
 }
 
 /** The resolved handler set a connection dispatches to; replaced wholesale by `server.reload`. */
@@ -177,6 +201,17 @@ export class QuicStream<T = unknown> {
   }
 }
 
+/** Runs an application handler; a throw must not break the connection's state machine, so it is rethrown on its own. */
+function callHandler(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    queueMicrotask(() => {
+      throw e;
+    });
+  }
+}
+
 /** Where a {@link QuicSocket} lives: the UDP endpoint driving its connection and the handlers it calls. */
 export interface SocketHost {
   udp: UdpEndpoint;
@@ -235,6 +270,25 @@ export class QuicSocket<T = unknown> {
     this.host.udp.touch(this.connection);
   }
 
+  /**
+   * Sends an unreliable datagram (a DATAGRAM frame, RFC 9221): delivered
+   * once or not at all, never retransmitted. Returns false when it was
+   * dropped because too many wait already. Throws when the peer does not
+   * accept datagrams or `data` is larger than {@link maxDatagramSize}.
+   * `data` is not copied: do not modify it afterwards.
+   */
+  sendDatagram(data: Uint8Array | string): boolean {
+    if (this.ended) throw this.connection.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
+    const ok = this.connection.sendDatagram(typeof data === "string" ? encoder.encode(data) : plainBytes(data));
+    this.host.udp.touch(this.connection);
+    return ok;
+  }
+
+  /** The largest datagram {@link sendDatagram} accepts; 0 when the peer accepts none. */
+  get maxDatagramSize(): number {
+    return this.connection.maxDatagramSize;
+  }
+
   /** The peer's address. */
   get address(): SocketAddress {
     return { ...this.connection.remote };
@@ -282,14 +336,7 @@ export class QuicSocket<T = unknown> {
   }
 
   private call(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      // A throwing handler must not break the connection's state machine; report it as a connection error.
-      queueMicrotask(() => {
-        throw e;
-      });
-    }
+    callHandler(fn);
   }
 
   private fireClose(qs: QuicStream<T>): void {
@@ -324,6 +371,11 @@ export class QuicSocket<T = unknown> {
         case "session_ticket":
           this.sessionTicket = e.ticket;
           break;
+        case "datagram": {
+          const buf = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+          this.call(() => h.socket.datagram?.(this, buf));
+          break;
+        }
         case "opened":
           this.streamFor(e.streamId);
           break;
@@ -397,16 +449,32 @@ function alpnList(alpn: string | string[] | undefined): string[] {
   return Array.isArray(alpn) ? alpn : [alpn];
 }
 
+/** max_datagram_frame_size advertised by `datagrams: true`: any datagram up to 64 KiB (RFC 9221 section 3 suggests 65535). */
+const DEFAULT_DATAGRAM_FRAME_SIZE = 65535;
+
 /** The connection-config fields of the transport options shared by every server and client API. */
 export function transportConfig(o: QuicTransportOptions): Partial<ConnectionConfig> {
+  const transport = o.datagrams && o.transport?.maxDatagramFrameSize === undefined ? { ...o.transport, maxDatagramFrameSize: DEFAULT_DATAGRAM_FRAME_SIZE } : o.transport;
   return {
-    ...(o.transport ? { transport: o.transport } : {}),
+    ...(transport ? { transport } : {}),
     ...(o.congestionControl ? { congestionControl: o.congestionControl } : {}),
     ...(o.maxUdpPayloadSize ? { maxSendUdpPayloadSize: o.maxUdpPayloadSize } : {}),
     ...(o.highWaterMark ? { streamHighWaterMark: o.highWaterMark } : {}),
     ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
-    ...(o.keylog ? { keylog: o.keylog } : {}),
+    ...(o.qlog !== undefined ? { tracer: qlogDirectory(o.qlog) } : {}),
+    ...(o.maxQueuedDatagrams !== undefined ? { maxQueuedDatagrams: o.maxQueuedDatagrams } : {}),
   };
+}
+
+/** A path or line sink as a `quic()` / `listen()` key log option (for layers whose users know no sockets). */
+export function keylogPerLine<T>(option: KeylogOption): SocketKeylogOption<T> {
+  return typeof option === "function" ? (_socket, line) => option(line) : option;
+}
+
+/** The connection-config key log of a path or line sink (every connection writes to it). */
+export function keylogConfig(option: KeylogOption | undefined): Partial<ConnectionConfig> {
+  const sink = keylogSink(option);
+  return sink ? { keylog: (line) => sink(line) } : {};
 }
 
 /** Splits "host:port" or "[v6]:port". */
@@ -440,6 +508,11 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
         stream: { open: options.open, data: options.data, end: options.end, drain: options.drain, close: options.close, error: options.error } as StreamHandlers<any>,
         socket: options.socket ?? {},
       };
+  if (options.datagram && !handlers.socket.datagram) handlers.socket = { ...handlers.socket, datagram: options.datagram as SocketHandlers["datagram"] };
+  let socketRef: QuicSocket<T> | undefined;
+  // Key log lines of a 0-RTT attempt come before the socket exists: they wait for it.
+  const keylogCallback = typeof options.keylog === "function" ? options.keylog : undefined;
+  const earlyKeylog: string[] = [];
   const tls = options.tls ?? {};
   const config: ConnectionConfig = {
     alpn: alpnList(options.alpn),
@@ -451,8 +524,9 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
       ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
     },
     ...transportConfig(options),
+    ...(keylogCallback ? {} : keylogConfig(options.keylog as string | undefined)),
+    ...(keylogCallback ? { keylog: (line: string) => (socketRef ? callHandler(() => keylogCallback(socketRef!, line)) : earlyKeylog.push(line)) } : {}),
   };
-  let socketRef: QuicSocket<T> | undefined;
   const udp = await UdpEndpoint.bind(
     { config, address: options.localAddress ?? (ipv6 ? "::" : "0.0.0.0"), port: 0, server: false },
     () => socketRef?._dispatch(),
@@ -464,6 +538,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
   });
   const socket = new QuicSocket<T>(conn, { udp, handlers: () => handlers });
   socketRef = socket;
+  for (const line of earlyKeylog) callHandler(() => keylogCallback!(socket, line));
   socket._onGone = () => {
     // A client's UDP socket belongs to its one connection: close it with the connection.
     setImmediate(() => {
@@ -493,7 +568,8 @@ export class QuicServer<T = unknown> {
   /** @internal */
   constructor(options: QuicServerOptions<T>) {
     if (!options.quic?.cert || !options.quic?.key) throw new TypeError("listen({ quic: { cert, key } }) needs a certificate and a key");
-    this.handlers = { stream: options.stream ?? {}, socket: { open: options.open, close: options.close, error: options.error } as SocketHandlers<any> };
+    this.handlers = { stream: options.stream ?? {}, socket: { open: options.open, close: options.close, error: options.error, datagram: options.datagram } as SocketHandlers<any> };
+    const keylogCallback = typeof options.keylog === "function" ? options.keylog : undefined;
     this.requestedPort = options.port ?? 0;
     this.requestedHost = options.hostname ?? "0.0.0.0";
     const config: ConnectionConfig = {
@@ -505,6 +581,8 @@ export class QuicServer<T = unknown> {
         ...(options.quic.ca !== undefined ? { ca: options.quic.ca, requestClientCertificate: options.quic.requestCert ?? true } : {}),
       },
       ...transportConfig(options),
+      ...(keylogCallback ? {} : keylogConfig(options.keylog as string | undefined)),
+      ...(keylogCallback ? { keylog: (line: string, c: Connection) => callHandler(() => keylogCallback(this.socketFor(c), line)) } : {}),
     };
     this.ready = UdpEndpoint.bind(
       {
@@ -540,6 +618,11 @@ export class QuicServer<T = unknown> {
   }
 
   private onActivity(c: Connection): void {
+    this.socketFor(c)._dispatch();
+  }
+
+  /** The socket of a connection, created on its first activity (or its first key log line). */
+  private socketFor(c: Connection): QuicSocket<T> {
     let s = this.sockets.get(c);
     if (!s) {
       s = new QuicSocket<T>(c, { udp: this.udp!, handlers: () => this.handlers });
@@ -556,17 +639,18 @@ export class QuicServer<T = unknown> {
         }
       };
     }
-    s._dispatch();
+    return s;
   }
 
   /** Replaces the handlers for every live and future connection (hot reload, as Bun's TCP server does). */
-  reload(options: Pick<QuicServerOptions<T>, "open" | "close" | "error" | "stream">): void {
+  reload(options: Pick<QuicServerOptions<T>, "open" | "close" | "error" | "datagram" | "stream">): void {
     this.handlers = {
       stream: options.stream ?? this.handlers.stream,
       socket: {
         open: options.open ?? this.handlers.socket.open,
         close: options.close ?? this.handlers.socket.close,
         error: options.error ?? this.handlers.socket.error,
+        datagram: options.datagram ?? this.handlers.socket.datagram,
       },
     };
   }

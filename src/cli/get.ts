@@ -4,7 +4,7 @@ import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { H3Agent } from "../h3/fetch.js";
 import { getHq } from "../hq/client.js";
-import { keylogToFile } from "./keylog.js";
+import { keylogToFile } from "../driver/keylog-file.js";
 import { ProgressDisplay, formatBytes } from "./progress.js";
 
 const USAGE = "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--max-udp-payload N]";

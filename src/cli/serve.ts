@@ -6,7 +6,7 @@ import { serve } from "../h3/server.js";
 import { createHqApp } from "../hq/server.js";
 import { HQ_ALPN } from "../hq/request-line.js";
 import { createDevelopmentCertificates } from "../pki/generate.js";
-import { keylogToFile } from "./keylog.js";
+import { keylogToFile } from "../driver/keylog-file.js";
 import { staticFileHandler } from "./static-files.js";
 
 const USAGE = "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--retry] [--max-udp-payload N]";

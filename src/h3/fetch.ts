@@ -10,7 +10,9 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { KeyObject } from "node:crypto";
-import type { CertInput } from "../api/quic.js";
+import { keylogConfig, type CertInput } from "../api/quic.js";
+import type { KeylogOption } from "../driver/keylog-file.js";
+import { qlogDirectory, type QlogOption } from "../driver/qlog-files.js";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import { UdpEndpoint } from "../driver/udp-endpoint.js";
 import { TsquicError } from "../util/errors.js";
@@ -60,8 +62,10 @@ export interface H3AgentOptions {
   highWaterMark?: number;
   /** Handshake timeout in ms. Default 10 s. */
   handshakeTimeout?: number;
-  /** SSLKEYLOGFILE lines. */
-  keylog?: (line: string) => void;
+  /** SSLKEYLOGFILE lines (NSS key log format): a file path or a function per line. */
+  keylog?: KeylogOption;
+  /** Writes a qlog file per connection into this directory (a path or `{ dir }`). */
+  qlog?: QlogOption;
   /** DNS lookup (default: the platform's). */
   lookup?: (hostname: string) => Promise<{ address: string; family: number }>;
 }
@@ -424,6 +428,8 @@ export class H3Agent {
   /** @internal */
   readonly responseBodyHighWaterMark: number | undefined;
   private readonly options: H3AgentOptions;
+  /** Key log and qlog settings, made once for every connection of the agent. */
+  private readonly logging: Partial<ConnectionConfig>;
   private readonly h3Options: H3ConnectionOptions;
   private readonly pool = new Map<string, ClientConnection>();
   private readonly connecting = new Map<string, Promise<ClientConnection>>();
@@ -431,6 +437,10 @@ export class H3Agent {
 
   constructor(options: H3AgentOptions = {}) {
     this.options = options;
+    this.logging = {
+      ...keylogConfig(options.keylog),
+      ...(options.qlog !== undefined ? { tracer: qlogDirectory(options.qlog) } : {}),
+    };
     this.idleTimeout = options.idleTimeout ?? 10_000;
     this.responseBodyHighWaterMark = options.responseBodyHighWaterMark;
     this.h3Options = {
@@ -541,7 +551,7 @@ export class H3Agent {
       ...(o.congestionControl ? { congestionControl: o.congestionControl } : {}),
       ...(o.highWaterMark ? { streamHighWaterMark: o.highWaterMark } : {}),
       ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
-      ...(o.keylog ? { keylog: o.keylog } : {}),
+      ...this.logging,
     };
     let conn: ClientConnection | undefined;
     const udp = await UdpEndpoint.bind({ config, address: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0, server: false }, () => conn?.dispatch());

@@ -7,7 +7,9 @@
  * length get a Content-Length.
  */
 import type { KeyObject } from "node:crypto";
-import { QuicSocket, transportConfig, type CertInput, type QuicServerOptions } from "../api/quic.js";
+import { keylogConfig, QuicSocket, transportConfig, type CertInput, type QuicServerOptions } from "../api/quic.js";
+import type { KeylogOption } from "../driver/keylog-file.js";
+import type { QlogOption } from "../driver/qlog-files.js";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import type { Connection } from "../quic/connection.js";
 import { UdpEndpoint } from "../driver/udp-endpoint.js";
@@ -47,8 +49,10 @@ export interface ServeOptions {
   /** Per-stream send buffer above which writes wait. Default 1 MiB. */
   highWaterMark?: number;
   maxUdpPayloadSize?: number;
-  /** SSLKEYLOGFILE lines. */
-  keylog?: (line: string) => void;
+  /** SSLKEYLOGFILE lines (NSS key log format): a file path or a function per line. */
+  keylog?: KeylogOption;
+  /** Writes a qlog file per connection into this directory (a path or `{ dir }`). */
+  qlog?: QlogOption;
   /** Require a Retry round trip (address validation, RFC 9000 section 8.1.2). */
   validateAddress?: boolean;
   /** Most simultaneous connections. */
@@ -131,6 +135,7 @@ export class H3Server {
         ...(options.ca !== undefined ? { ca: options.ca, requestClientCertificate: true } : {}),
       },
       ...transportConfig(options),
+      ...keylogConfig(options.keylog),
     };
     this.ready = UdpEndpoint.bind(
       {

@@ -6,7 +6,8 @@
 import { createHash, type Hash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { parseTarget, quic, type CertInput, type QuicSocket, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
+import { keylogPerLine, parseTarget, quic, type CertInput, type QuicSocket, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
+import type { KeylogOption } from "../driver/keylog-file.js";
 import type { ConnectionStats } from "../quic/connection.js";
 import { QuicConnectionError } from "../quic/connection.js";
 import { TsquicError } from "../util/errors.js";
@@ -28,7 +29,8 @@ export interface HqClientOptions extends QuicTransportOptions {
   /** ALPN to offer. Default "hq-interop". */
   alpn?: string | string[];
   /** Most requests in flight at once (the server's stream limit applies too). Default 100. */
-  maxConcurrentStreams?: number;
+  maxConcurrentStreams?: number;  /** SSLKEYLOGFILE lines: a file path or a function per line. */
+  keylog?: KeylogOption;
 }
 
 /** Progress of one path. */
@@ -160,7 +162,8 @@ export async function getHq(origin: string, paths: readonly string[], options: H
     ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
     ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
     ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.keylog ? { keylog: options.keylog } : {}),
+    ...(options.keylog ? { keylog: keylogPerLine(options.keylog) } : {}),
+    ...(options.qlog !== undefined ? { qlog: options.qlog } : {}),
     stream: {
       data(stream, buffer) {
         const t = stream.data;

@@ -9,7 +9,8 @@
  */
 import type { KeyObject } from "node:crypto";
 import { open, realpath, stat, type FileHandle } from "node:fs/promises";
-import { listen, type CertInput, type QuicServerOptions, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
+import { keylogPerLine, listen, type CertInput, type QuicServerOptions, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
+import type { KeylogOption } from "../driver/keylog-file.js";
 import { HqErrorCode } from "./codes.js";
 import { HQ_ALPN, HqRequestError, isInside, RequestLineBuffer, resolveUnderRoot, type HqRequest } from "./request-line.js";
 
@@ -34,7 +35,8 @@ export interface HqServerOptions extends QuicTransportOptions {
   /** Longest request line accepted, CRLF included. Default 4096. */
   maxRequestLength?: number;
   /** Called once per request when it ends, for logs and tests. */
-  onRequest?(record: HqRequestRecord): void;
+  onRequest?(record: HqRequestRecord): void;  /** SSLKEYLOGFILE lines: a file path or a function per line. */
+  keylog?: KeylogOption;
 }
 
 /** How a request ended. */
@@ -308,7 +310,8 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
     ...(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {}),
     ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.keylog ? { keylog: options.keylog } : {}),
+    ...(options.keylog ? { keylog: keylogPerLine(options.keylog) } : {}),
+    ...(options.qlog !== undefined ? { qlog: options.qlog } : {}),
     ...app.handlers,
   });
   await quic.ready;

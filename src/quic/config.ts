@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { TlsClientConfig } from "../tls/client.js";
 import type { TlsServerConfig } from "../tls/server.js";
+import type { Connection } from "./connection.js";
+import type { TracerFactory } from "./qlog/tracer.js";
 import type { CongestionAlgorithm } from "./recovery/congestion.js";
 import { QUIC_V1, isReservedVersion, isSupportedVersion } from "./packet/version.js";
 
@@ -100,8 +102,15 @@ export interface ConnectionConfig {
    * packets are shaped like v1's); servers never list it.
    */
   versions?: number[];
-  /** Receives SSLKEYLOGFILE lines for each connection. */
-  keylog?: (line: string) => void;
+  /** Receives SSLKEYLOGFILE lines (NSS key log format) and the connection they belong to. */
+  keylog?: (line: string, connection: Connection) => void;
+  /**
+   * Makes a tracer for each connection (qlog, see `qlogDirectory`); a
+   * connection without one builds no trace events at all.
+   */
+  tracer?: TracerFactory;
+  /** DATAGRAM frames waiting to be sent at most; `sendDatagram` drops further ones (RFC 9221 section 5). Default 64. */
+  maxQueuedDatagrams?: number;
   /** Packets ahead of the keys to decrypt them that a connection buffers (RFC 9001 section 5.7). Default 16. */
   maxUndecryptablePackets?: number;
   /** Servers send a session ticket after each handshake so clients can resume. Default true. */
@@ -124,7 +133,9 @@ export interface ResolvedConfig {
   initialRtt: number;
   connectionIdLength: number;
   versions: number[];
-  keylog: ((line: string) => void) | undefined;
+  keylog: ((line: string, connection: Connection) => void) | undefined;
+  tracer: TracerFactory | undefined;
+  maxQueuedDatagrams: number;
   maxUndecryptablePackets: number;
   sessionTickets: boolean;
 }
@@ -137,6 +148,8 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
   if (!(cidLength >= 1 && cidLength <= 20)) throw new TypeError("config.connectionIdLength must be 1..20");
   const maxSend = c.maxSendUdpPayloadSize ?? 1200;
   if (!(maxSend >= 1200 && maxSend <= 65527)) throw new TypeError("config.maxSendUdpPayloadSize must be 1200..65527");
+  const maxQueuedDatagrams = c.maxQueuedDatagrams ?? 64;
+  if (!(Number.isInteger(maxQueuedDatagrams) && maxQueuedDatagrams >= 1)) throw new TypeError("config.maxQueuedDatagrams must be a positive integer");
   if (transport.activeConnectionIdLimit < 2) throw new TypeError("transport.activeConnectionIdLimit must be at least 2");
   const versions = c.versions ?? [QUIC_V1.number];
   if (versions.length === 0) throw new TypeError("config.versions must list at least one QUIC version");
@@ -160,6 +173,8 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
     connectionIdLength: cidLength,
     versions,
     keylog: c.keylog,
+    tracer: c.tracer,
+    maxQueuedDatagrams,
     maxUndecryptablePackets: c.maxUndecryptablePackets ?? 16,
     sessionTickets: c.sessionTickets ?? true,
   };

@@ -11,6 +11,7 @@ import { DecodeError, TsquicError } from "../util/errors.js";
 import { LocalConnectionIds, PeerConnectionIds, randomConnectionId } from "./cid.js";
 import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "./config.js";
 import { CryptoReceiver, CryptoSender } from "./crypto-stream.js";
+import { DatagramQueue, datagramTooLargeError, datagramsUnsupportedError, maxDatagramPayload } from "./datagram.js";
 import { QuicTransportError, TransportErrorCode, transportErrorName } from "./errors.js";
 import {
   FrameType,
@@ -56,6 +57,7 @@ import {
 } from "./packet/index.js";
 import { AckTracker } from "./recovery/ack-tracker.js";
 import { PacketNumberSpace } from "./recovery/constants.js";
+import type { ConnectionTracer } from "./qlog/tracer.js";
 import { LossDetection, TimeoutAction, type LossDetectionHandler } from "./recovery/loss-detection.js";
 import { SentPacket } from "./recovery/sent-packet.js";
 import { StreamManager, type Stream, type StreamEvent } from "./stream/manager.js";
@@ -156,6 +158,8 @@ export type ConnectionEvent =
   | { type: "handshake_done" }
   /** A session ticket for resumption arrived (client). */
   | { type: "session_ticket"; ticket: SessionTicket }
+  /** A DATAGRAM frame arrived (RFC 9221); `data` is a copy the application may keep. */
+  | { type: "datagram"; data: Uint8Array }
   /** The connection entered closing or draining, or ended silently (idle timeout, stateless reset). */
   | { type: "connection_closed"; info: CloseInfo };
 
@@ -211,10 +215,13 @@ type SentFrame =
   | { k: "handshake_done" }
   | { k: "new_cid"; seq: number }
   | { k: "retire_cid"; seq: number }
-  | { k: "ping" };
+  | { k: "ping" }
+  | { k: "datagram" };
 
 // Frames without fields are recorded by one shared object each, not an allocation per packet.
 const PING_RECORD: SentFrame = { k: "ping" };
+/** One per packet carrying DATAGRAM frames, for their statistics: they are never sent again (RFC 9221 section 5.2). */
+const DATAGRAM_RECORD: SentFrame = { k: "datagram" };
 const HANDSHAKE_DONE_RECORD: SentFrame = { k: "handshake_done" };
 
 /** Keys of one packet number space. */
@@ -333,6 +340,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   peerParams: TransportParameters | undefined;
   /** Our transport parameters. */
   readonly localParams: TransportParameters;
+  /** DATAGRAM frames waiting to be sent, and their counters (RFC 9221). */
+  readonly datagrams: DatagramQueue;
+  /** The tracer (qlog) of this connection, when the configuration made one. */
+  tracer: ConnectionTracer | undefined;
 
   private readonly spaces: [SpaceState, SpaceState, SpaceState];
   private readonly events: ConnectionEvent[] = [];
@@ -426,6 +437,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.originalDcid = dcid;
     const t = config.transport;
     this.frameOptions = { maxDatagramFrameSize: t.maxDatagramFrameSize, ackFrequency: false };
+    this.datagrams = new DatagramQueue(config.maxQueuedDatagrams);
     this.spaces = [
       new SpaceState(PacketNumberSpace.Initial, 0, t.ackDelayExponent),
       new SpaceState(PacketNumberSpace.Handshake, 0, t.ackDelayExponent),
@@ -507,6 +519,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       c.drainTls(o.now);
     });
     c.idleDeadline = o.now + c.config.handshakeTimeout;
+    c.startTrace(dcid, o.now);
     return c;
   }
 
@@ -533,7 +546,12 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     });
     (c as { tls: TlsEngine }).tls = tls;
     c.idleDeadline = o.now + c.config.handshakeTimeout;
+    c.startTrace(c.localParams.originalDestinationConnectionId!, o.now);
     return c;
+  }
+
+  private startTrace(originalDcid: Uint8Array, now: number): void {
+    this.tracer = this.config.tracer?.({ connection: this, originalDcid, now });
   }
 
   // ---------------------------------------------------------------------
@@ -700,6 +718,39 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
   }
 
+  /**
+   * The largest datagram {@link sendDatagram} accepts now: within the
+   * peer's max_datagram_frame_size and one packet (RFC 9221 section 5).
+   * 0 when the peer does not accept DATAGRAM frames or its transport
+   * parameters have not arrived yet.
+   */
+  get maxDatagramSize(): number {
+    return Math.max(0, this.datagramPayloadLimit());
+  }
+
+  private datagramPayloadLimit(): number {
+    return maxDatagramPayload(this.peerParams?.maxDatagramFrameSize, this.recovery.cc.maxDatagramSize, this.peerCids.current.cid.length);
+  }
+
+  /**
+   * Queues an unreliable datagram (a DATAGRAM frame, RFC 9221): sent once,
+   * congestion controlled, never retransmitted. Returns false when the
+   * queue is full (`maxQueuedDatagrams`) and the datagram was dropped.
+   * Throws when the peer does not accept DATAGRAM frames or `data` can
+   * never fit ({@link maxDatagramSize}). Before the handshake completes
+   * datagrams wait, and are dropped if they then turn out not to fit.
+   * `data` is kept by reference until sent: do not modify it.
+   */
+  sendDatagram(data: Uint8Array): boolean {
+    this.assertUsable();
+    if (this.peerParams) {
+      const max = this.maxDatagramSize;
+      if (!this.peerParams.maxDatagramFrameSize) throw datagramsUnsupportedError();
+      if (data.length > max) throw datagramTooLargeError(data.length, max);
+    }
+    return this.datagrams.push(data);
+  }
+
   /** Sends a PING in the application space (keep-alive, RTT sample). */
   ping(): void {
     this.pingPending[PacketNumberSpace.Application] = true;
@@ -761,6 +812,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     } catch (e) {
       this.onError(e, now);
     }
+    this.tracer?.sync(now);
   }
 
   /** Reprocesses the packets held for keys that have since been installed. */
@@ -785,19 +837,24 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       } catch (e) {
         if (e instanceof DecodeError) {
           this.packetsDropped++;
+          this.tracer?.packetDropped(undefined, datagram.length - offset, false, now);
           break; // The rest of the datagram cannot be parsed (RFC 9000 section 12.2).
         }
         throw e;
       }
       const packetEnd = header.packetEnd;
       // Coalesced packets with another DCID are dropped (RFC 9000 section 12.2).
+      const dropped = this.packetsDropped;
       if (firstDcid === undefined) firstDcid = header.dcid;
       else if (!equalBytes(firstDcid, header.dcid)) {
         this.packetsDropped++;
+        this.tracer?.packetDropped(header, packetEnd - header.headerStart, false, now);
         offset = packetEnd;
         continue;
       }
-      if (this.processPacket(datagram, header, path, now)) anyProcessed = true;
+      const processed = this.processPacket(datagram, header, path, now);
+      if (processed) anyProcessed = true;
+      if (this.tracer && this.packetsDropped !== dropped) this.tracer.packetDropped(header, packetEnd - header.headerStart, processed, now);
       if (this.state === "draining" || this.state === "closed") return;
       offset = packetEnd;
     }
@@ -957,6 +1014,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (opener === this.nextRead) this.onPeerKeyUpdate(pkt.packetNumber, now);
 
     this.packetsReceived++;
+    this.tracer?.packetReceived(header, pkt.packetNumber, buf.subarray(pkt.payloadStart, pkt.payloadEnd), now);
     if (pkt.packetNumber > st.largestRecv) st.largestRecv = pkt.packetNumber;
     // Server: a Handshake packet proves the client owns its address (RFC 9000 section 8.1).
     if (this.role === "server" && space === PacketNumberSpace.Handshake && !this.addressValidated) {
@@ -1078,6 +1136,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         this.confirmHandshake(now);
         return;
       case "datagram":
+        // The decoder already refused DATAGRAM frames we did not advertise or that exceed our limit (RFC 9221 section 3).
+        this.datagrams.stats.received++;
+        this.events.push({ type: "datagram", data: f.data.slice() });
         return;
       default:
         return;
@@ -1117,6 +1178,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         case "control":
           this.streams.onControlFrameAcked(f.f);
           break;
+        case "datagram":
+          this.datagrams.stats.acked++;
+          break;
         default:
           break;
       }
@@ -1126,6 +1190,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** {@link LossDetectionHandler}: a packet was declared lost; its frames are queued again (RFC 9000 section 13.3). */
   onPacketLost(space: PacketNumberSpace, packet: SentPacket<SentFrame[]>): void {
     const st = this.spaces[space];
+    this.tracer?.packetLost(space, packet.pn, packet.size);
     for (const f of packet.frames) {
       switch (f.k) {
         case "stream":
@@ -1148,6 +1213,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
           break;
         case "retire_cid":
           this.peerCids.pendingRetire.push(f.seq);
+          break;
+        case "datagram":
+          // Not sent again (RFC 9221 section 5.2): only counted.
+          this.datagrams.stats.lost++;
           break;
         default:
           break;
@@ -1265,7 +1334,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
           this.events.push({ type: "session_ticket", ticket: e.ticket });
           break;
         case "keylog":
-          this.config.keylog?.(e.line);
+          this.config.keylog?.(e.line, this);
           break;
       }
     }
@@ -1277,6 +1346,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const [mine, theirs] = this.role === "client" ? [secrets.client, secrets.server] : [secrets.server, secrets.client];
     st.keys.write = PacketProtection.fromSecret(TLS_AES_128_GCM_SHA256, mine, this.version);
     st.keys.read = PacketProtection.fromSecret(TLS_AES_128_GCM_SHA256, theirs, this.version);
+    // New Initial keys after a Retry (the first ones are logged when the trace starts).
+    this.tracer?.keyUpdated("initial", "write", "tls", 0);
+    this.tracer?.keyUpdated("initial", "read", "tls", 0);
   }
 
   private installSecret(level: EncryptionLevel, direction: "read" | "write", suite: CipherSuite, secret: Uint8Array, now: number): void {
@@ -1285,6 +1357,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const prot = PacketProtection.fromSecret(suite, secret, this.version);
     if (direction === "read") space.keys.read = prot;
     else space.keys.write = prot;
+    this.tracer?.keyUpdated(level, direction, "tls", 0);
     if (level === "oneRtt") {
       this.suite = suite;
       if (direction === "read") {
@@ -1367,6 +1440,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     st.discarded = true;
     st.keys.read = undefined;
     st.keys.write = undefined;
+    if (this.tracer) {
+      const level = LEVEL_OF_SPACE[space];
+      this.tracer.keyDiscarded(level, "read", 0);
+      this.tracer.keyDiscarded(level, "write", 0);
+    }
     st.ack.discard();
     this.recovery.discardSpace(space, now);
   }
@@ -1411,11 +1489,16 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.readSecret = this.nextReadSecret;
     this.readKeyPhase = this.readKeyPhase === 0 ? 1 : 0;
     this.keyPhaseFirstRecvPn = pn;
+    this.readGeneration++;
+    this.tracer?.keyUpdated("oneRtt", "read", "remote_update", this.readGeneration);
     this.prepareNextReadKeys();
     // Sending keys move before the ACK of this packet is sent (RFC 9001 section 6.2).
     if (this.pendingLocalUpdate) this.pendingLocalUpdate = false;
     else this.rotateWriteKeys();
   }
+
+  /** 1-RTT read key generations since the handshake, for traces. */
+  private readGeneration = 0;
 
   /** Moves our 1-RTT write keys to the next phase (RFC 9001 section 6.1). */
   private rotateWriteKeys(): void {
@@ -1427,6 +1510,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.keyPhaseFirstPn = app.nextPn;
     this.keyPhaseAcked = false;
     this.keyUpdates++;
+    // Answering the peer's update brings the phases back in step; our own puts write ahead of read.
+    this.tracer?.keyUpdated("oneRtt", "write", this.writeKeyPhase === this.readKeyPhase ? "remote_update" : "local_update", this.keyUpdates);
   }
 
   // ---------------------------------------------------------------------
@@ -1520,6 +1605,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** Runs whatever timers expired at `now`. */
   onTimeout(now: number): void {
     if (this.state === "closed") return;
+    if (!this.tracer) return this.runTimers(now);
+    // Traced: events from the timers carry this time, and what they changed is logged after them.
+    this.tracer.sync(now);
+    try {
+      this.runTimers(now);
+    } finally {
+      this.tracer.sync(now);
+    }
+  }
+
+  private runTimers(now: number): void {
     if (this.state === "closing" || this.state === "draining") {
       if (this.closeDeadlinePending) {
         this.closeDeadlinePending = false;
@@ -1543,6 +1639,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (now >= this.prevReadDiscardAt) {
       this.prevRead = undefined;
       this.prevReadDiscardAt = Infinity;
+      this.tracer?.keyDiscarded("oneRtt", "read", this.readGeneration - 1);
     }
     if (this.pacingDeadline > 0 && now >= this.pacingDeadline) this.pacingDeadline = 0;
     try {
@@ -1581,7 +1678,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   send(now: number): OutgoingDatagram | null {
     if (this.state === "closed" || this.state === "draining") return null;
     try {
-      return this.buildDatagram(now);
+      const d = this.buildDatagram(now);
+      this.tracer?.sync(now);
+      return d;
     } catch (e) {
       this.onError(e, now);
       if (this.state === "closing") {
@@ -1761,6 +1860,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
           (this.handshakeDoneToSend ||
             this.streams.hasStreamData() ||
             this.streams.hasPendingControl() ||
+            this.datagrams.pending ||
             this.localCids.pendingAnnounce.length > 0 ||
             this.peerCids.pendingRetire.length > 0 ||
             this.pathResponses.length > 0)));
@@ -1879,6 +1979,15 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       else if (c.type === "stream_data_blocked") this.blockedSent.streamData++;
       else if (c.type === "streams_blocked") this.blockedSent.streams++;
     }
+    // Datagrams before stream data: they are the latency-sensitive ones (RFC 9221 section 5).
+    if (this.datagrams.pending) {
+      const start = o;
+      o = this.datagrams.writeFrames(buf, o, end, this.datagramPayloadLimit());
+      if (o > start) {
+        p.frames.push(DATAGRAM_RECORD);
+        p.ackEliciting = true;
+      }
+    }
     // Stream data fills the rest.
     for (let guard = 0; guard < 256 && end - o > 8; guard++) {
       const sf = this.streams.nextStreamFrame(end - o);
@@ -1896,6 +2005,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private finishPacket(buf: Uint8Array, p: BuiltPacket, now: number, record = true): void {
     if (p.space !== PacketNumberSpace.Application) patchLongHeaderLength(buf, p.pnOffset, p.payloadEnd, 2);
     const st = this.spaces[p.space];
+    this.tracer?.packetSent(p.space, p.pn, buf.subarray(p.payloadStart, p.payloadEnd), p.payloadEnd + AEAD_TAG_LENGTH - p.headerStart, now);
     const end = st.keys.write!.protect(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn);
     if (!record) {
       // CONNECTION_CLOSE packets are not tracked (RFC 9002 section 2: not ack-eliciting, not in flight); numbers still advance.
