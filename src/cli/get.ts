@@ -7,7 +7,7 @@ import { getHq } from "../hq/client.js";
 import { keylogToFile } from "../driver/keylog-file.js";
 import { ProgressDisplay, formatBytes } from "./progress.js";
 
-const USAGE = "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--max-udp-payload N]";
+const USAGE = "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--max-udp-payload N]";
 
 /** Outcome of one URL. */
 interface Outcome {
@@ -51,17 +51,19 @@ export async function runGet(args: string[]): Promise<number> {
     process.stderr.write("tsquic get: --ca FILE or --insecure is required (the server's certificate must be verified or explicitly not)\n");
     return 2;
   }
-  if (values["qlog-dir"]) process.stderr.write("tsquic get: qlog is not available yet; --qlog-dir ignored\n");
   const urls = positionals.map((u) => new URL(u));
   const ca = values.ca ? readFileSync(values.ca) : undefined;
-  const keylog = values.keylog ? keylogToFile(values.keylog) : undefined;
+  // SSLKEYLOGFILE is the variable browsers and curl honour for the same purpose.
+  const keylogPath = values.keylog ?? process.env.SSLKEYLOGFILE;
+  const keylog = keylogPath ? keylogToFile(keylogPath) : undefined;
+  const qlog = values["qlog-dir"];
   const maxUdp = values["max-udp-payload"] ? Number(values["max-udp-payload"]) : undefined;
   if (values.output) mkdirSync(values.output, { recursive: true });
   const progress = new ProgressDisplay();
   const outcomes =
     values.alpn === "h3"
-      ? await getH3(urls, { ca, insecure: !!values.insecure, keylog, output: values.output, serverName: values["server-name"], maxUdp, progress })
-      : await getHqAll(urls, { ca, insecure: !!values.insecure, keylog, output: values.output, serverName: values["server-name"], maxUdp, progress });
+      ? await getH3(urls, { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, progress })
+      : await getHqAll(urls, { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, progress });
   progress.finish();
   let failed = 0;
   for (const o of outcomes) {
@@ -76,6 +78,8 @@ interface GetOptions {
   ca: Buffer | undefined;
   insecure: boolean;
   keylog: ((line: string) => void) | undefined;
+  /** Directory for qlog files. */
+  qlog: string | undefined;
   output: string | undefined;
   serverName: string | undefined;
   maxUdp: number | undefined;
@@ -93,6 +97,7 @@ async function getH3(urls: URL[], o: GetOptions): Promise<Outcome[]> {
   const agent = new H3Agent({
     tls: { ...(o.ca ? { ca: o.ca } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}), ...(o.serverName ? { serverName: o.serverName } : {}) },
     ...(o.keylog ? { keylog: o.keylog } : {}),
+    ...(o.qlog ? { qlog: o.qlog } : {}),
     ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
   });
   try {
@@ -158,6 +163,7 @@ async function getHqAll(urls: URL[], o: GetOptions): Promise<Outcome[]> {
           ...(o.serverName ? { serverName: o.serverName } : {}),
           ...(o.output ? { outputDir: o.output } : {}),
           ...(o.keylog ? { keylog: o.keylog } : {}),
+          ...(o.qlog ? { qlog: o.qlog } : {}),
           ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
           onProgress(p) {
             const it = items.get(p.path);

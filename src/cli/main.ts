@@ -9,12 +9,16 @@ const USAGE = `Usage: tsquic <command> [options]
 Commands:
   cert --out DIR     write a local CA (ca.pem) and a certificate for localhost,
                      127.0.0.1 and ::1 (cert.pem, key.pem; ECDSA P-256)
-  serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE]
+  serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR]
                      serve a directory over HTTP/3 and hq-interop on one port
                      (a development certificate is generated when none is given)
-  get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE]
+  get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
                      download URLs over one connection with the requests in
                      parallel; exit 0 only when every file arrived complete
+
+  --keylog FILE      append TLS secrets in the SSLKEYLOGFILE format (Wireshark
+                     decrypts captures with it); default: $SSLKEYLOGFILE
+  --qlog-dir DIR     write one qlog file (.sqlog, JSON-SEQ, for qvis) per connection
   demo               run an echo server on 127.0.0.1 and a client that opens
                      several streams, then print what came back and the
                      connection's statistics

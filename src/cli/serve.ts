@@ -9,7 +9,7 @@ import { createDevelopmentCertificates } from "../pki/generate.js";
 import { keylogToFile } from "../driver/keylog-file.js";
 import { staticFileHandler } from "./static-files.js";
 
-const USAGE = "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--retry] [--max-udp-payload N]";
+const USAGE = "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR] [--retry] [--max-udp-payload N]";
 
 /**
  * `tsquic serve`: serves a directory over HTTP/3 and hq-interop on one UDP
@@ -47,7 +47,6 @@ export async function runServe(args: string[]): Promise<number> {
     process.stderr.write("tsquic serve: give both --cert and --key, or neither for a development certificate\n");
     return 2;
   }
-  if (values["qlog-dir"]) process.stderr.write("tsquic serve: qlog is not available yet; --qlog-dir ignored\n");
   let cert: string | Buffer;
   let key: string | Buffer;
   if (values.cert && values.key) {
@@ -61,7 +60,9 @@ export async function runServe(args: string[]): Promise<number> {
     key = dev.leaf.keyPem;
     process.stderr.write(`using a generated development certificate; its CA is ${join(dir, "ca.pem")}\n`);
   }
-  const keylog = values.keylog ? keylogToFile(values.keylog) : undefined;
+  // SSLKEYLOGFILE is the variable browsers and curl honour for the same purpose.
+  const keylogPath = values.keylog ?? process.env.SSLKEYLOGFILE;
+  const keylog = keylogPath ? keylogToFile(keylogPath) : undefined;
   const hq = await createHqApp({ root: values.root });
   const server = serve({
     hostname: values.host,
@@ -71,6 +72,7 @@ export async function runServe(args: string[]): Promise<number> {
     fetch: staticFileHandler(values.root),
     otherProtocols: { [HQ_ALPN]: hq.handlers },
     ...(keylog ? { keylog } : {}),
+    ...(values["qlog-dir"] ? { qlog: values["qlog-dir"] } : {}),
     ...(values.retry ? { validateAddress: true } : {}),
     ...(values["max-udp-payload"] ? { maxUdpPayloadSize: Number(values["max-udp-payload"]) } : {}),
   });

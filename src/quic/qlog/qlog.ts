@@ -36,6 +36,9 @@ const LEVEL_KEY_NAME: Record<EncryptionLevel, string> = { initial: "initial", ze
 /** qlog names of our connection states after the handshake (quic-events section 5.1.3). */
 type QlogState = "attempted" | "handshake_started" | "peer_validated" | "handshake_complete" | "handshake_confirmed" | "closing" | "draining" | "closed";
 
+/** Lifecycle steps in the order they happen (closing is skipped when the peer closes first). */
+const LIFECYCLE: readonly QlogState[] = ["attempted", "handshake_started", "peer_validated", "handshake_complete", "handshake_confirmed", "closing", "draining", "closed"];
+
 /** Rounds ms to microseconds: enough for any clock we are given, and short in JSON. */
 const us = (ms: number): number => Math.round(ms * 1000) / 1000;
 
@@ -66,7 +69,7 @@ export class QlogTracer implements ConnectionTracer {
   private lastNow: number;
   private finished = false;
   // What was logged last, to log changes only.
-  private loggedState: QlogState | undefined;
+  private loggedState: QlogState;
   private loggedRemoteParams = false;
   private loggedClose = false;
   private readonly metrics: Record<string, number> = {};
@@ -102,6 +105,8 @@ export class QlogTracer implements ConnectionTracer {
     this.emit("transport:parameters_set", { owner: "local", ...qlogParameters(c.localParams) });
     this.keyUpdated("initial", "write", "tls", 0);
     this.keyUpdated("initial", "read", "tls", 0);
+    this.loggedState = c.role === "client" ? "attempted" : "handshake_started";
+    this.emit("connectivity:connection_state_updated", { new: this.loggedState });
     this.sync(start.now);
   }
 
@@ -202,25 +207,19 @@ export class QlogTracer implements ConnectionTracer {
     this.emit("connectivity:connection_closed", data);
   }
 
+  /** Logs each lifecycle step reached since the last call, in order, so steps passed within one call are not skipped. */
   private syncState(): void {
     const c = this.c;
-    let s: QlogState;
-    switch (c.state) {
-      case "closing":
-      case "draining":
-      case "closed":
-        s = c.state;
-        break;
-      default:
-        s = c.isHandshakeConfirmed ? "handshake_confirmed"
-          : c.isEstablished ? "handshake_complete"
-          : c.role === "client" ? "attempted"
-          : c.isAddressValidated ? "peer_validated"
-          : "handshake_started";
+    const reached: QlogState[] = [];
+    if (c.role === "server" && c.isAddressValidated) reached.push("peer_validated");
+    if (c.isEstablished || c.isHandshakeConfirmed) reached.push("handshake_complete");
+    if (c.isHandshakeConfirmed) reached.push("handshake_confirmed");
+    if (c.state === "closing" || c.state === "draining" || c.state === "closed") reached.push(c.state);
+    for (const s of reached) {
+      if (LIFECYCLE.indexOf(s) <= LIFECYCLE.indexOf(this.loggedState!)) continue;
+      this.emit("connectivity:connection_state_updated", { old: this.loggedState, new: s });
+      this.loggedState = s;
     }
-    if (s === this.loggedState) return;
-    this.emit("connectivity:connection_state_updated", this.loggedState ? { old: this.loggedState, new: s } : { new: s });
-    this.loggedState = s;
   }
 
   /** recovery:metrics_updated with the fields that changed, congestion_state_updated and loss_timer_updated (quic-events section 7). */
