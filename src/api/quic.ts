@@ -511,7 +511,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
   if (options.datagram && !handlers.socket.datagram) handlers.socket = { ...handlers.socket, datagram: options.datagram as SocketHandlers["datagram"] };
   let socketRef: QuicSocket<T> | undefined;
   // Key log lines of a 0-RTT attempt come before the socket exists: they wait for it.
-  const keylogCallback = typeof options.keylog === "function" ? options.keylog : undefined;
+  const keylog = options.keylog;
   const earlyKeylog: string[] = [];
   const tls = options.tls ?? {};
   const config: ConnectionConfig = {
@@ -524,8 +524,9 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
       ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
     },
     ...transportConfig(options),
-    ...(keylogCallback ? {} : keylogConfig(options.keylog as string | undefined)),
-    ...(keylogCallback ? { keylog: (line: string) => (socketRef ? callHandler(() => keylogCallback(socketRef!, line)) : earlyKeylog.push(line)) } : {}),
+    ...(typeof keylog === "function"
+      ? { keylog: (line: string) => (socketRef ? callHandler(() => keylog(socketRef!, line)) : earlyKeylog.push(line)) }
+      : keylogConfig(keylog)),
   };
   const udp = await UdpEndpoint.bind(
     { config, address: options.localAddress ?? (ipv6 ? "::" : "0.0.0.0"), port: 0, server: false },
@@ -538,7 +539,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
   });
   const socket = new QuicSocket<T>(conn, { udp, handlers: () => handlers });
   socketRef = socket;
-  for (const line of earlyKeylog) callHandler(() => keylogCallback!(socket, line));
+  if (typeof keylog === "function") for (const line of earlyKeylog) callHandler(() => keylog(socket, line));
   socket._onGone = () => {
     // A client's UDP socket belongs to its one connection: close it with the connection.
     setImmediate(() => {
@@ -569,7 +570,7 @@ export class QuicServer<T = unknown> {
   constructor(options: QuicServerOptions<T>) {
     if (!options.quic?.cert || !options.quic?.key) throw new TypeError("listen({ quic: { cert, key } }) needs a certificate and a key");
     this.handlers = { stream: options.stream ?? {}, socket: { open: options.open, close: options.close, error: options.error, datagram: options.datagram } as SocketHandlers<any> };
-    const keylogCallback = typeof options.keylog === "function" ? options.keylog : undefined;
+    const keylog = options.keylog;
     this.requestedPort = options.port ?? 0;
     this.requestedHost = options.hostname ?? "0.0.0.0";
     const config: ConnectionConfig = {
@@ -581,8 +582,7 @@ export class QuicServer<T = unknown> {
         ...(options.quic.ca !== undefined ? { ca: options.quic.ca, requestClientCertificate: options.quic.requestCert ?? true } : {}),
       },
       ...transportConfig(options),
-      ...(keylogCallback ? {} : keylogConfig(options.keylog as string | undefined)),
-      ...(keylogCallback ? { keylog: (line: string, c: Connection) => callHandler(() => keylogCallback(this.socketFor(c), line)) } : {}),
+      ...(typeof keylog === "function" ? { keylog: (line: string, c: Connection) => callHandler(() => keylog(this.socketFor(c), line)) } : keylogConfig(keylog)),
     };
     this.ready = UdpEndpoint.bind(
       {

@@ -157,8 +157,10 @@ export class QlogTracer implements ConnectionTracer {
   }
 
   keyDiscarded(level: EncryptionLevel, direction: "read" | "write", generation: number): void {
-    const data: QlogObject = { key_type: this.keyType(level, direction), trigger: level === "oneRtt" ? "key_update" : "tls" };
+    // Initial and Handshake keys go when the handshake moves on (tls); old 1-RTT keys after a key update, whoever started it.
+    const data: QlogObject = { key_type: this.keyType(level, direction) };
     if (level === "oneRtt") data.generation = generation;
+    else data.trigger = "tls";
     this.emit("security:key_discarded", data);
   }
 
