@@ -843,8 +843,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         throw e;
       }
       const packetEnd = header.packetEnd;
-      // Coalesced packets with another DCID are dropped (RFC 9000 section 12.2).
       const dropped = this.packetsDropped;
+      // Coalesced packets with another DCID are dropped (RFC 9000 section 12.2).
       if (firstDcid === undefined) firstDcid = header.dcid;
       else if (!equalBytes(firstDcid, header.dcid)) {
         this.packetsDropped++;
