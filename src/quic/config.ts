@@ -109,7 +109,11 @@ export interface ConnectionConfig {
    * connection without one builds no trace events at all.
    */
   tracer?: TracerFactory;
-  /** DATAGRAM frames waiting to be sent at most; `sendDatagram` drops further ones (RFC 9221 section 5). Default 64. */
+  /**
+   * DATAGRAM frames waiting at most in each direction: to be sent
+   * (`sendDatagram` drops further ones), and received but not yet polled
+   * (further ones are dropped on receipt) (RFC 9221 section 5). Default 64.
+   */
   maxQueuedDatagrams?: number;
   /** Packets ahead of the keys to decrypt them that a connection buffers (RFC 9001 section 5.7). Default 16. */
   maxUndecryptablePackets?: number;

@@ -634,7 +634,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   poll(): ConnectionEvent | undefined {
     // connection_closed is always last, so the stream events it ends are seen first.
     const head = this.events[0];
-    if (head && head.type !== "connection_closed") return this.events.shift();
+    if (head && head.type !== "connection_closed") {
+      if (head.type === "datagram") this.datagrams.onDelivered();
+      return this.events.shift();
+    }
     return this.streams.pollEvent() ?? this.events.shift();
   }
 
@@ -1137,8 +1140,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         return;
       case "datagram":
         // The decoder already refused DATAGRAM frames we did not advertise or that exceed our limit (RFC 9221 section 3).
-        this.datagrams.stats.received++;
-        this.events.push({ type: "datagram", data: f.data.slice() });
+        if (this.datagrams.onReceived()) this.events.push({ type: "datagram", data: f.data.slice() });
         return;
       default:
         return;

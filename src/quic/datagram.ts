@@ -15,6 +15,8 @@ export interface DatagramStats {
   received: number;
   /** Datagrams dropped before sending: queue full, or too large for the packet size or the peer's limit when their turn came. */
   dropped: number;
+  /** Datagrams received but dropped because the application had not taken the earlier ones. */
+  droppedOnReceipt: number;
   /** Packets carrying DATAGRAM frames that were declared lost (their datagrams are not sent again). */
   lost: number;
   /** Packets carrying DATAGRAM frames that were acknowledged. */
@@ -49,12 +51,14 @@ export function datagramTooLargeError(size: number, max: number): TsquicError {
   return new TsquicError("ERR_QUIC_DATAGRAM_TOO_LARGE", `a datagram of ${size} bytes does not fit: at most ${max} bytes can be sent in one DATAGRAM frame on this connection (RFC 9221 section 5)`);
 }
 
-/** Datagrams waiting for a packet, oldest first, at most `limit` of them. */
+/** Datagrams waiting for a packet, oldest first, and received ones waiting for the application: at most `limit` of each. */
 export class DatagramQueue {
   /** Counters. */
-  readonly stats: DatagramStats = { sent: 0, received: 0, dropped: 0, lost: 0, acked: 0 };
+  readonly stats: DatagramStats = { sent: 0, received: 0, dropped: 0, droppedOnReceipt: 0, lost: 0, acked: 0 };
   private queue: Uint8Array[] = [];
   private head = 0;
+  /** Received datagrams not yet taken by the application. */
+  private undelivered = 0;
 
   constructor(private readonly limit: number) {}
 
@@ -66,6 +70,27 @@ export class DatagramQueue {
   /** Datagrams waiting. */
   get length(): number {
     return this.queue.length - this.head;
+  }
+
+  /**
+   * A datagram arrived: true when it may be queued for the application,
+   * false (counted) when `limit` of them already wait. A peer cannot grow
+   * our memory by sending datagrams nobody reads; dropping them is what
+   * RFC 9221 section 5 allows for any datagram.
+   */
+  onReceived(): boolean {
+    if (this.undelivered >= this.limit) {
+      this.stats.droppedOnReceipt++;
+      return false;
+    }
+    this.undelivered++;
+    this.stats.received++;
+    return true;
+  }
+
+  /** The application took a received datagram. */
+  onDelivered(): void {
+    this.undelivered--;
   }
 
   /** Queues `data` (kept by reference); false, and counted as dropped, when the queue is full. */

@@ -143,3 +143,18 @@ test("a DATAGRAM frame larger than the max_datagram_frame_size we advertised clo
   const server = establish(p);
   closedBy(p, server, new Uint8Array(60));
 });
+
+test("received datagrams the application has not polled are bounded: further ones are dropped on receipt, not buffered", () => {
+  const p = makePair({ config: ENABLED, serverConfig: { maxQueuedDatagrams: 5 } });
+  const server = establish(p);
+  drain(server);
+  for (let i = 0; i < 20; i++) p.conn.sendDatagram(numbered(i, 100));
+  p.link.run(() => p.conn.datagrams.length === 0 && p.conn.stats().bytesInFlight === 0, 2_000);
+  assert.equal(server.datagrams.stats.received, 5);
+  assert.equal(server.datagrams.stats.droppedOnReceipt, 15);
+  assert.deepEqual(datagramsOf(drain(server)).map((d) => d[1]), [0, 1, 2, 3, 4]);
+  // Once taken, there is room again.
+  p.conn.sendDatagram(numbered(20, 100));
+  p.link.run(() => false, 100);
+  assert.deepEqual(datagramsOf(drain(server)).map((d) => d[1]), [20]);
+});
