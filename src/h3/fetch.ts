@@ -39,6 +39,14 @@ export interface H3TlsOptions {
 /** `RequestInit` plus the TLS options of the connection to use. */
 export interface H3RequestInit extends RequestInit {
   tls?: H3TlsOptions;
+  /**
+   * qlog directory (a path or `{ dir }`) for the connection this request
+   * opens; the request is then pooled apart from untraced ones. Default:
+   * the agent's `qlog`.
+   */
+  qlog?: QlogOption;
+  /** Key log (a path or a function per line) for the connection this request opens; pooled apart like `qlog`. Default: the agent's. */
+  keylog?: KeylogOption;
 }
 
 /** Options of an {@link H3Agent} (the connection pool). */
@@ -90,6 +98,9 @@ interface NormalizedRequest {
   body: BodySource;
   signal: AbortSignal | undefined;
   tls: H3TlsOptions;
+  /** Per-request qlog and key log settings, undefined to use the agent's. */
+  qlog: QlogOption | undefined;
+  keylog: KeylogOption | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -139,7 +150,7 @@ function normalize(input: string | URL | Request, init: H3RequestInit, defaults:
   else body = { kind: "none" };
   if (body.kind !== "none" && (method === "GET" || method === "HEAD")) throw new TypeError(`a ${method} request cannot have a body`);
   const signal = init.signal ?? (isReq ? input.signal : undefined) ?? undefined;
-  return { url, method, headers, body, signal, tls: init.tls ?? defaults };
+  return { url, method, headers, body, signal, tls: init.tls ?? defaults, qlog: init.qlog, keylog: init.keylog };
 }
 
 const objectIds = new WeakMap<object, number>();
@@ -147,7 +158,7 @@ let nextObjectId = 1;
 function identity(v: unknown): string {
   if (v === undefined) return "";
   if (typeof v === "string") return v;
-  if (typeof v === "object" && v !== null) {
+  if ((typeof v === "object" && v !== null) || typeof v === "function") {
     let id = objectIds.get(v);
     if (id === undefined) objectIds.set(v, (id = nextObjectId++));
     return `#${id}`;
@@ -155,9 +166,11 @@ function identity(v: unknown): string {
   return String(v);
 }
 
-/** The pool key: origin plus every TLS setting that changes what a connection is. */
-function poolKey(url: URL, tls: H3TlsOptions): string {
-  return [url.host, tls.serverName ?? "", tls.rejectUnauthorized === false ? "0" : "1", identity(tls.ca), identity(tls.cert), identity(tls.key)].join("|");
+/** The pool key: origin plus every TLS setting that changes what a connection is, and its own qlog or key log if it asks for one. */
+function poolKey(url: URL, tls: H3TlsOptions, logging?: Pick<NormalizedRequest, "qlog" | "keylog">): string {
+  const base = [url.host, tls.serverName ?? "", tls.rejectUnauthorized === false ? "0" : "1", identity(tls.ca), identity(tls.cert), identity(tls.key)];
+  if (logging?.qlog !== undefined || logging?.keylog !== undefined) base.push(identity(logging.qlog), identity(logging.keylog));
+  return base.join("|");
 }
 
 /** One pooled HTTP/3 connection with its own UDP socket. */
@@ -437,10 +450,7 @@ export class H3Agent {
 
   constructor(options: H3AgentOptions = {}) {
     this.options = options;
-    this.logging = {
-      ...keylogConfig(options.keylog),
-      ...(options.qlog !== undefined ? { tracer: qlogDirectory(options.qlog) } : {}),
-    };
+    this.logging = loggingConfig(options);
     this.idleTimeout = options.idleTimeout ?? 10_000;
     this.responseBodyHighWaterMark = options.responseBodyHighWaterMark;
     this.h3Options = {
@@ -514,7 +524,7 @@ export class H3Agent {
   }
 
   private async connection(req: NormalizedRequest): Promise<ClientConnection> {
-    const key = poolKey(req.url, req.tls);
+    const key = poolKey(req.url, req.tls, req);
     const existing = this.pool.get(key);
     if (existing?.usable) return existing;
     let p = this.connecting.get(key);
@@ -551,7 +561,7 @@ export class H3Agent {
       ...(o.congestionControl ? { congestionControl: o.congestionControl } : {}),
       ...(o.highWaterMark ? { streamHighWaterMark: o.highWaterMark } : {}),
       ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
-      ...this.logging,
+      ...(req.qlog !== undefined || req.keylog !== undefined ? loggingConfig(req) : this.logging),
     };
     let conn: ClientConnection | undefined;
     const udp = await UdpEndpoint.bind({ config, address: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0, server: false }, () => conn?.dispatch());
@@ -576,6 +586,11 @@ export class H3Agent {
     for (const c of list) c.close();
     await Promise.all(list.map((c) => c.gone));
   }
+}
+
+/** The connection-config key log and tracer of an agent's or a request's `keylog` and `qlog`. */
+function loggingConfig(o: { keylog?: KeylogOption | undefined; qlog?: QlogOption | undefined }): Partial<ConnectionConfig> {
+  return { ...keylogConfig(o.keylog), ...(o.qlog !== undefined ? { tracer: qlogDirectory(o.qlog) } : {}) };
 }
 
 /** The agent behind the module-level {@link fetch}. */
