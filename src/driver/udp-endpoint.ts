@@ -1,7 +1,9 @@
 import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import type { Connection } from "../quic/connection.js";
+import { TsquicError } from "../util/errors.js";
 import { Endpoint, type EndpointOptions } from "../quic/endpoint.js";
+import type { PreferredAddressConfig } from "../quic/path/preferred.js";
 import type { OutgoingDatagram, SocketAddress } from "../quic/types.js";
 
 /** Milliseconds since the Unix epoch with sub-millisecond precision: the core's clock. */
@@ -22,6 +24,33 @@ export interface UdpEndpointOptions extends EndpointOptions {
   /** Receive / send buffer sizes in bytes (best effort; the kernel caps them). */
   recvBufferSize?: number;
   sendBufferSize?: number;
+  /**
+   * Server: addresses to offer clients in preferred_address (RFC 9000
+   * section 9.6). A socket is bound on each (port 0 picks a free one) and
+   * the bound addresses go into `config.preferredAddress`.
+   */
+  preferredAddress?: PreferredAddressConfig;
+}
+
+/** One bound socket and the local address datagrams arriving on it are reported with. */
+interface BoundSocket {
+  socket: dgram.Socket;
+  address: SocketAddress;
+}
+
+/** Binds a UDP socket; resolves with it and its bound address. */
+async function bindSocket(address: string, port: number, ipv6: boolean, ipv6Only: boolean): Promise<BoundSocket> {
+  const socket = dgram.createSocket({ type: ipv6 ? "udp6" : "udp4", ...(ipv6Only ? { ipv6Only: true } : {}) });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    socket.once("error", onError);
+    socket.bind({ port, address, exclusive: true }, () => {
+      socket.off("error", onError);
+      resolve();
+    });
+  });
+  const a = socket.address();
+  return { socket, address: { address: a.address, port: a.port } };
 }
 
 /** Receives the events of connections touched by an I/O or timer pass. */
@@ -40,6 +69,8 @@ export class UdpEndpoint {
   readonly endpoint: Endpoint;
   private readonly socket: dgram.Socket;
   private localAddress: SocketAddress = { address: "0.0.0.0", port: 0 };
+  /** Sockets besides the first: a server's preferred addresses, a client's new socket after {@link migrate}. */
+  private readonly extraSockets: BoundSocket[] = [];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private flushScheduled = false;
@@ -49,37 +80,109 @@ export class UdpEndpoint {
   private readonly activity: ConnectionActivityHandler;
   private readonly onSocketError: (err: Error) => void;
 
-  private constructor(socket: dgram.Socket, options: UdpEndpointOptions, activity: ConnectionActivityHandler, onSocketError: (err: Error) => void) {
-    this.socket = socket;
+  private constructor(bound: BoundSocket, options: UdpEndpointOptions, activity: ConnectionActivityHandler, onSocketError: (err: Error) => void) {
+    this.socket = bound.socket;
+    this.localAddress = bound.address;
     this.endpoint = new Endpoint(options);
     this.activity = activity;
     this.onSocketError = onSocketError;
-    socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
-    socket.on("error", (err) => this.onSocketError(err));
+    this.listen(bound);
   }
 
-  /** Binds a UDP socket and starts the endpoint. */
+  /** Binds a UDP socket (and one per preferred address) and starts the endpoint. */
   static async bind(options: UdpEndpointOptions, activity: ConnectionActivityHandler, onSocketError: (err: Error) => void = () => {}): Promise<UdpEndpoint> {
     const ipv6 = options.ipv6 ?? (options.address !== undefined && isIPv6(options.address));
-    const socket = dgram.createSocket({ type: ipv6 ? "udp6" : "udp4", ...(options.ipv6Only ? { ipv6Only: true } : {}) });
-    const ep = new UdpEndpoint(socket, options, activity, onSocketError);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      socket.once("error", onError);
-      socket.bind({ port: options.port ?? 0, address: options.address ?? (ipv6 ? "::" : "0.0.0.0"), exclusive: true }, () => {
-        socket.off("error", onError);
-        resolve();
-      });
-    });
+    const extra: BoundSocket[] = [];
+    let bound: BoundSocket | undefined;
     try {
-      if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
-      if (options.sendBufferSize) socket.setSendBufferSize(options.sendBufferSize);
-    } catch {
-      // Buffer sizes are a hint; the kernel may refuse them.
+      const preferred: PreferredAddressConfig = {};
+      for (const family of ["ipv4", "ipv6"] as const) {
+        const want = options.preferredAddress?.[family];
+        if (!want) continue;
+        const b = await bindSocket(want.address, want.port, family === "ipv6", family === "ipv6");
+        extra.push(b);
+        preferred[family] = b.address;
+      }
+      bound = await bindSocket(options.address ?? (ipv6 ? "::" : "0.0.0.0"), options.port ?? 0, ipv6, options.ipv6Only ?? false);
+      const config = options.preferredAddress ? { ...options.config, preferredAddress: preferred } : options.config;
+      const ep = new UdpEndpoint(bound, { ...options, config }, activity, onSocketError);
+      for (const b of extra) ep.addBound(b);
+      for (const { socket } of [bound, ...extra]) {
+        try {
+          if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
+          if (options.sendBufferSize) socket.setSendBufferSize(options.sendBufferSize);
+        } catch {
+          // Buffer sizes are a hint; the kernel may refuse them.
+        }
+      }
+      return ep;
+    } catch (e) {
+      for (const b of bound ? [bound, ...extra] : extra) b.socket.close();
+      throw e;
     }
-    const a = socket.address();
-    ep.localAddress = { address: a.address, port: a.port };
-    return ep;
+  }
+
+  private listen(b: BoundSocket): void {
+    b.socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo, b.address));
+    b.socket.on("error", (err) => this.onSocketError(err));
+  }
+
+  private addBound(b: BoundSocket): void {
+    this.listen(b);
+    if (!this.refed) b.socket.unref();
+    this.extraSockets.push(b);
+  }
+
+  /** Every local address this endpoint receives on: the first socket's, then the others'. */
+  get addresses(): SocketAddress[] {
+    return [this.localAddress, ...this.extraSockets.map((b) => b.address)];
+  }
+
+  /**
+   * Binds one more socket feeding the same endpoint (same family as the
+   * first unless `address` says otherwise; port 0 picks a free one) and
+   * returns its address. Datagrams a connection sends from that address
+   * leave through it.
+   */
+  async addSocket(options: { address?: string; port?: number } = {}): Promise<SocketAddress> {
+    if (this.closed) throw new TsquicError("ERR_QUIC_ENDPOINT_CLOSED", "the UDP endpoint is closed");
+    const family = this.socket.address().family;
+    const ipv6 = options.address !== undefined ? isIPv6(options.address) : family === "IPv6";
+    const b = await bindSocket(options.address ?? (ipv6 ? "::" : "0.0.0.0"), options.port ?? 0, ipv6, false);
+    if (this.closed) {
+      b.socket.close();
+      throw new TsquicError("ERR_QUIC_ENDPOINT_CLOSED", "the UDP endpoint is closed");
+    }
+    this.addBound(b);
+    return b.address;
+  }
+
+  /** Closes a socket opened by {@link addSocket} (the first socket stays until {@link close}). */
+  removeSocket(address: SocketAddress): void {
+    const i = this.extraSockets.findIndex((b) => b.address.port === address.port && b.address.address === address.address);
+    if (i < 0) return;
+    const [b] = this.extraSockets.splice(i, 1);
+    b!.socket.close();
+  }
+
+  /**
+   * Client: moves `connection` to a new socket (RFC 9000 section 9.2):
+   * binds it, then starts {@link Connection.migrate} from its address.
+   * Resolves with the new local address once the probe is under way; the
+   * connection's `path_validated` / `path_validation_failed` event tells
+   * the outcome (close the socket of the path left behind with
+   * {@link removeSocket}).
+   */
+  async migrate(connection: Connection, options: { address?: string; port?: number; natRebinding?: boolean } = {}): Promise<SocketAddress> {
+    const local = await this.addSocket(options);
+    try {
+      connection.migrate(local, clock(), { natRebinding: options.natRebinding ?? false });
+    } catch (e) {
+      this.removeSocket(local);
+      throw e;
+    }
+    this.touch(connection);
+    return local;
   }
 
   /** The bound local address. */
@@ -105,9 +208,9 @@ export class UdpEndpoint {
     this.scheduleFlush();
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo, local: SocketAddress): void {
     if (this.closed) return;
-    const c = this.endpoint.recv(msg, { from: { address: rinfo.address, port: rinfo.port }, to: this.localAddress }, clock());
+    const c = this.endpoint.recv(msg, { from: { address: rinfo.address, port: rinfo.port }, to: local }, clock());
     if (c) this.touched.add(c);
     this.scheduleFlush();
   }
@@ -149,7 +252,7 @@ export class UdpEndpoint {
   private transmit(d: OutgoingDatagram): void {
     // node:dgram copies nothing until the send completes; our buffers are not reused, so no copy is needed.
     this.sendsInFlight++;
-    this.socket.send(d.data, d.to.port, d.to.address, (err) => {
+    this.socketFor(d.from).send(d.data, d.to.port, d.to.address, (err) => {
       if (err && !this.closed) this.onSocketError(err);
       if (--this.sendsInFlight === 0 && this.onSendsDrained) {
         const f = this.onSendsDrained;
@@ -157,6 +260,13 @@ export class UdpEndpoint {
         f();
       }
     });
+  }
+
+  /** The socket bound to `from`; the first socket when there is one socket or no match. */
+  private socketFor(from: SocketAddress | undefined): dgram.Socket {
+    if (from === undefined || from === this.localAddress) return this.socket;
+    for (const b of this.extraSockets) if (b.address === from || (b.address.port === from.port && b.address.address === from.address)) return b.socket;
+    return this.socket;
   }
 
   private armTimer(): void {
@@ -184,6 +294,7 @@ export class UdpEndpoint {
   unref(): void {
     this.refed = false;
     this.socket.unref();
+    for (const b of this.extraSockets) b.socket.unref();
     this.timer?.unref();
   }
 
@@ -191,6 +302,7 @@ export class UdpEndpoint {
   ref(): void {
     this.refed = true;
     this.socket.ref();
+    for (const b of this.extraSockets) b.socket.ref();
     this.timer?.ref();
   }
 
@@ -207,6 +319,7 @@ export class UdpEndpoint {
     this.timer = undefined;
     return new Promise((resolve) => {
       const finish = (): void => {
+        for (const b of this.extraSockets.splice(0)) b.socket.close();
         this.socket.close(() => resolve());
       };
       if (this.sendsInFlight === 0) setImmediate(finish);

@@ -40,12 +40,16 @@ export class LocalConnectionIds {
     return e;
   }
 
-  /** Issues a new CID to announce with NEW_CONNECTION_ID. */
-  issue(): ConnectionIdEntry {
+  /**
+   * Issues a new CID to announce with NEW_CONNECTION_ID, or with
+   * `announce` false one that travels elsewhere (the preferred_address
+   * transport parameter's, sequence 1: RFC 9000 section 5.1.1).
+   */
+  issue(announce = true): ConnectionIdEntry {
     const cid = this.generate();
     const e: ConnectionIdEntry = { sequence: this.nextSequence++, cid, resetToken: this.tokenFor(cid) };
     this.entries.set(e.sequence, e);
-    this.pendingAnnounce.push(e.sequence);
+    if (announce) this.pendingAnnounce.push(e.sequence);
     return e;
   }
 
@@ -115,6 +119,11 @@ export class PeerConnectionIds {
     this.current.cid = cid;
   }
 
+  /** A CID by sequence number, while active. */
+  get(sequence: number): ConnectionIdEntry | undefined {
+    return this.entries.get(sequence);
+  }
+
   /** Sets the reset token of sequence 0 (from the server's stateless_reset_token parameter). */
   setInitialResetToken(token: Uint8Array): void {
     const e = this.entries.get(0);
@@ -150,6 +159,7 @@ export class PeerConnectionIds {
       for (const seq of [...this.entries.keys()]) {
         if (seq < retirePriorTo) {
           this.entries.delete(seq);
+          this.reserved.delete(seq);
           this.pendingRetire.push(seq);
         }
       }
@@ -157,24 +167,77 @@ export class PeerConnectionIds {
     if (this.entries.size > this.limit) {
       throw new QuicTransportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, `peer has ${this.entries.size} active CIDs, limit ${this.limit}`, 0x18);
     }
-    if (!this.entries.has(this.current.sequence)) this.current = this.lowest()!;
+    if (!this.entries.has(this.current.sequence)) {
+      this.current = this.lowest()!;
+      this.reserved.delete(this.current.sequence);
+    }
   }
 
   /** Switches to an unused CID (for migration); returns false when none is spare. The old one is retired. */
   rotate(): boolean {
-    let next: ConnectionIdEntry | undefined;
-    for (const e of this.entries.values()) if (e.sequence > this.current.sequence && (!next || e.sequence < next.sequence)) next = e;
+    const next = this.peekSpare();
     if (!next) return false;
-    this.entries.delete(this.current.sequence);
-    this.pendingRetire.push(this.current.sequence);
-    this.current = next;
+    this.switchTo(next);
     return true;
   }
 
   /** Number of unused CIDs available for new paths. */
   get spare(): number {
-    return this.entries.size - 1;
+    return this.entries.size - 1 - this.reserved.size;
   }
+
+  /**
+   * The CID a new path would use: the lowest one neither current nor
+   * reserved by another path (RFC 9000 section 9.5: a CID is never used
+   * on two paths). Undefined when the peer gave us none to spare.
+   */
+  peekSpare(): ConnectionIdEntry | undefined {
+    let next: ConnectionIdEntry | undefined;
+    for (const e of this.entries.values()) {
+      if (e === this.current || this.reserved.has(e.sequence)) continue;
+      if (!next || e.sequence < next.sequence) next = e;
+    }
+    return next;
+  }
+
+  /** Reserves {@link peekSpare}'s CID for a path being probed. */
+  takeSpare(): ConnectionIdEntry | undefined {
+    const e = this.peekSpare();
+    if (e) this.reserved.add(e.sequence);
+    return e;
+  }
+
+  /** True while `e` is neither retired nor replaced (Retire Prior To can drop a reserved CID). */
+  isActive(e: ConnectionIdEntry): boolean {
+    return this.entries.get(e.sequence) === e;
+  }
+
+  /** Makes `e` the CID of the active path and retires the one used so far (RFC 9000 section 9.5). */
+  switchTo(e: ConnectionIdEntry): void {
+    if (e === this.current) return;
+    this.reserved.delete(e.sequence);
+    this.entries.delete(this.current.sequence);
+    this.pendingRetire.push(this.current.sequence);
+    this.current = e;
+  }
+
+  /** Retires a CID a path used and no longer needs (a failed probe): it may not be used on another path. */
+  release(e: ConnectionIdEntry): void {
+    if (e === this.current || !this.reserved.delete(e.sequence)) return;
+    if (this.entries.delete(e.sequence)) this.pendingRetire.push(e.sequence);
+  }
+
+  /**
+   * Adds the CID of the server's preferred_address, sequence 1 (RFC 9000
+   * section 5.1.1), as if it came in a NEW_CONNECTION_ID frame.
+   */
+  addPreferred(cid: Uint8Array, resetToken: Uint8Array): ConnectionIdEntry {
+    this.add(1, 0, cid, resetToken);
+    return this.entries.get(1)!;
+  }
+
+  /** Sequence numbers of CIDs reserved by paths being probed. */
+  private readonly reserved = new Set<number>();
 
   private lowest(): ConnectionIdEntry | undefined {
     let best: ConnectionIdEntry | undefined;

@@ -5,6 +5,7 @@ import type { Connection } from "./connection.js";
 import type { TracerFactory } from "./qlog/tracer.js";
 import type { CongestionAlgorithm } from "./recovery/congestion.js";
 import { QUIC_V1, isReservedVersion, isSupportedVersion } from "./packet/version.js";
+import { checkPreferredAddressConfig, type PreferredAddressConfig } from "./path/preferred.js";
 
 /**
  * Transport settings we advertise or enforce, in friendly units
@@ -119,6 +120,18 @@ export interface ConnectionConfig {
   maxUndecryptablePackets?: number;
   /** Servers send a session ticket after each handshake so clients can resume. Default true. */
   sessionTickets?: boolean;
+  /**
+   * Server: addresses clients should move to once the handshake is
+   * confirmed, sent in preferred_address (RFC 9000 section 9.6). The
+   * driver must receive on them (UdpEndpoint binds a socket for each).
+   */
+  preferredAddress?: PreferredAddressConfig;
+  /**
+   * Client: what to do with a server's preferred address. "accept" (the
+   * default, as ngtcp2, lsquic and Node do) validates it once the handshake
+   * is confirmed and moves there; "reject" stays on the handshake address.
+   */
+  preferredAddressPolicy?: "accept" | "reject";
 }
 
 /** A configuration with every default applied. */
@@ -142,6 +155,8 @@ export interface ResolvedConfig {
   maxQueuedDatagrams: number;
   maxUndecryptablePackets: number;
   sessionTickets: boolean;
+  preferredAddress: PreferredAddressConfig | undefined;
+  preferredAddressPolicy: "accept" | "reject";
 }
 
 /** Applies defaults and checks ranges; throws TypeError naming the bad option. */
@@ -155,6 +170,10 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
   const maxQueuedDatagrams = c.maxQueuedDatagrams ?? 64;
   if (!(Number.isInteger(maxQueuedDatagrams) && maxQueuedDatagrams >= 1)) throw new TypeError("config.maxQueuedDatagrams must be a positive integer");
   if (transport.activeConnectionIdLimit < 2) throw new TypeError("transport.activeConnectionIdLimit must be at least 2");
+  if (c.preferredAddress) checkPreferredAddressConfig(c.preferredAddress);
+  if (c.preferredAddressPolicy !== undefined && c.preferredAddressPolicy !== "accept" && c.preferredAddressPolicy !== "reject") {
+    throw new TypeError('config.preferredAddressPolicy must be "accept" or "reject"');
+  }
   const versions = c.versions ?? [QUIC_V1.number];
   if (versions.length === 0) throw new TypeError("config.versions must list at least one QUIC version");
   for (const v of versions) {
@@ -181,5 +200,7 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
     maxQueuedDatagrams,
     maxUndecryptablePackets: c.maxUndecryptablePackets ?? 16,
     sessionTickets: c.sessionTickets ?? true,
+    preferredAddress: c.preferredAddress,
+    preferredAddressPolicy: c.preferredAddressPolicy ?? "accept",
   };
 }

@@ -16,6 +16,7 @@ import { QuicTransportError, TransportErrorCode, transportErrorName } from "./er
 import {
   FrameType,
   PAYLOAD_ACK_ELICITING,
+  PAYLOAD_NON_PROBING,
   PacketType as FramePacketType,
   ackRangesThatFit,
   closeReasonText,
@@ -59,6 +60,7 @@ import { AckTracker } from "./recovery/ack-tracker.js";
 import { PacketNumberSpace } from "./recovery/constants.js";
 import type { ConnectionTracer } from "./qlog/tracer.js";
 import { LossDetection, TimeoutAction, type LossDetectionHandler } from "./recovery/loss-detection.js";
+import { PathManager, isPreferredAddress, preferredAddressParameter, reachablePreferredAddress, type PathAddresses, type PathEvent, type PathProbe } from "./path/index.js";
 import { SentPacket } from "./recovery/sent-packet.js";
 import { StreamManager, type Stream, type StreamEvent } from "./stream/manager.js";
 import type { StreamControlFrame } from "./stream/frames.js";
@@ -83,9 +85,6 @@ const CLOSE_PTO_MULTIPLIER = 3;
 
 /** Smallest room worth starting a packet in: header, a frame and the AEAD tag. */
 const MIN_PACKET_ROOM = 64;
-
-/** PATH_RESPONSE frames queued at most; further challenges before we send are ignored (RFC 9000 section 8.2.2 allows it). */
-const MAX_PENDING_PATH_RESPONSES = 4;
 
 const EMPTY_CID = new Uint8Array(0);
 
@@ -161,7 +160,9 @@ export type ConnectionEvent =
   /** A DATAGRAM frame arrived (RFC 9221); `data` is a copy the application may keep. */
   | { type: "datagram"; data: Uint8Array }
   /** The connection entered closing or draining, or ended silently (idle timeout, stateless reset). */
-  | { type: "connection_closed"; info: CloseInfo };
+  | { type: "connection_closed"; info: CloseInfo }
+  /** Path validation and migration (RFC 9000 sections 8.2 and 9). */
+  | PathEvent;
 
 /** Statistics of a connection (RFC 9002 names where they exist). */
 export interface ConnectionStats {
@@ -223,6 +224,7 @@ const PING_RECORD: SentFrame = { k: "ping" };
 /** One per packet carrying DATAGRAM frames, for their statistics: they are never sent again (RFC 9221 section 5.2). */
 const DATAGRAM_RECORD: SentFrame = { k: "datagram" };
 const HANDSHAKE_DONE_RECORD: SentFrame = { k: "handshake_done" };
+const NO_FRAMES: SentFrame[] = [];
 
 /** Keys of one packet number space. */
 interface SpaceKeys {
@@ -320,10 +322,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   version: QuicVersion;
   /** Lifecycle state. */
   state: ConnectionState = "handshake";
-  /** The peer's current address. */
-  remote: SocketAddress;
-  /** Our local address, when known. */
-  local: SocketAddress | undefined;
+  /** The network paths: the active one, a fallback, a probe (RFC 9000 sections 8.2 and 9). */
+  readonly paths: PathManager;
   /** Why the connection ended, once it has. */
   closeInfo: CloseInfo | undefined;
   /** The streams of this connection. */
@@ -427,8 +427,6 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   ) {
     this.role = role;
     this.config = config;
-    this.remote = remote;
-    this.local = local;
     this.createdAt = now;
     this.version = version;
     this.statelessResetKey = statelessResetKey;
@@ -455,6 +453,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       (cid) => resetTokenForKey(this.statelessResetKey, cid),
     );
     this.peerCids = new PeerConnectionIds(dcid, t.activeConnectionIdLimit);
+    this.paths = new PathManager(
+      {
+        peerCids: this.peerCids,
+        onPathChange: (at, sample) => this.recovery.onPathChange(at, sample),
+        // The validation timer uses the larger of the PTO and the PTO of a new path with the initial RTT (RFC 9000 section 8.2.4).
+        pto: () => ({ current: this.recovery.ptoPeriod(), initial: 3 * config.initialRtt + (this.peerParams?.maxAckDelay ?? 25) }),
+        emit: (e) => this.events.push(e),
+      },
+      local,
+      remote,
+    );
     this.localCids.addInitial(scid, role === "server");
     this.streams = new StreamManager({
       isClient: role === "client",
@@ -538,6 +547,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       c.addressValidated = true;
     }
     c.localParams.statelessResetToken = c.localCids.get(0)!.resetToken;
+    if (config.preferredAddress) {
+      // Its CID is sequence 1 and travels in the parameter, not in NEW_CONNECTION_ID (RFC 9000 sections 5.1.1, 9.6).
+      const e = c.localCids.issue(false);
+      c.localParams.preferredAddress = preferredAddressParameter(config.preferredAddress, e.cid, e.resetToken!);
+    }
     const tls = new TlsServer({
       ...config.serverTls,
       alpnProtocols: config.alpn,
@@ -556,6 +570,21 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   // ---------------------------------------------------------------------
   // Public API: state
+
+  /** The peer's address on the active path. */
+  get remote(): SocketAddress {
+    return this.paths.current.remote;
+  }
+
+  /** Our address on the active path, when known. */
+  get local(): SocketAddress | undefined {
+    return this.paths.current.local;
+  }
+
+  /** The active path's addresses. */
+  get path(): PathAddresses {
+    return this.paths.current.addresses();
+  }
 
   /** Our connection IDs, for the endpoint's routing table. */
   get sourceConnectionIds(): Uint8Array[] {
@@ -775,6 +804,32 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   }
 
   /**
+   * Client: moves the connection to a new local address (a new socket),
+   * RFC 9000 section 9.2. The new path is probed with PATH_CHALLENGE under
+   * an unused peer CID (section 9.5) while traffic stays on the old path;
+   * once the server answers, the connection switches and retires the old
+   * CID. A `path_validated` or `path_validation_failed` event tells the
+   * outcome. With `natRebinding`, moves at once with no probe and no new
+   * CID, as a NAT would (to test a peer's handling of rebinding).
+   *
+   * Throws a TsquicError when migration is not allowed: on a server,
+   * before the handshake is confirmed (section 9), when the server sent
+   * disable_active_migration (section 9; code ERR_QUIC_MIGRATION_DISABLED),
+   * or when the server gave no unused CID (ERR_QUIC_NO_CONNECTION_ID).
+   */
+  migrate(local: SocketAddress, now: number, options: { natRebinding?: boolean } = {}): void {
+    this.assertUsable();
+    if (this.role !== "client") throw new TsquicError("ERR_QUIC_MIGRATION_NOT_ALLOWED", "only a client migrates (RFC 9000 section 9)");
+    if (!this.handshakeConfirmed) throw new TsquicError("ERR_QUIC_MIGRATION_NOT_ALLOWED", "cannot migrate before the handshake is confirmed (RFC 9000 section 9)");
+    // disable_active_migration covers the handshake address only, not the preferred address once used (RFC 9000 section 18.2).
+    if (this.peerParams?.disableActiveMigration && !options.natRebinding && !this.paths.current.preferred) {
+      throw new TsquicError("ERR_QUIC_MIGRATION_DISABLED", "the server sent disable_active_migration (RFC 9000 section 18.2): it does not accept a client moving to a new address");
+    }
+    this.paths.migrate(local, now, options.natRebinding ?? false);
+    this.routingGen++;
+  }
+
+  /**
    * Starts a 1-RTT key update (RFC 9001 section 6.1); the peer follows
    * when our next packet reaches it. Returns false when one is not allowed
    * yet: before the handshake is confirmed, before a packet of the current
@@ -802,11 +857,13 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (this.state === "closed") return;
     datagram = plainBytes(datagram);
     this.bytesReceived += datagram.length;
+    // New credit on an unvalidated address may lift the amplification limit, and the PTO with it (RFC 9002 section 6.2.2.1).
+    let credited = this.paths.onDatagram(path, datagram.length);
     if (!this.addressValidated) {
       this.bytesReceivedUnvalidated += datagram.length;
-      // New credit may lift the amplification limit, and the PTO with it (RFC 9002 section 6.2.2.1).
-      if (this.amplificationBudget() >= MIN_PACKET_ROOM) this.recovery.setAmplificationLimited(false, now);
+      credited = true;
     }
+    if (credited && this.amplificationBudget() >= MIN_PACKET_ROOM) this.recovery.setAmplificationLimited(false, now);
     if (this.state === "draining") return;
     try {
       this.processDatagram(datagram, path, now);
@@ -1014,11 +1071,18 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         return false;
       }
     }
+    // A 1-RTT packet from another path (RFC 9000 section 9): dropped, followed after its frames, or just answered.
+    const otherPath = space === PacketNumberSpace.Application && !this.paths.current.matches(path);
+    if (otherPath && this.refusesMigration(header.dcid, path)) {
+      this.packetsDropped++;
+      return false;
+    }
+    const largest = pkt.packetNumber > st.largestRecv;
     if (opener === this.nextRead) this.onPeerKeyUpdate(pkt.packetNumber, now);
 
     this.packetsReceived++;
     this.tracer?.packetReceived(header, pkt.packetNumber, buf.subarray(pkt.payloadStart, pkt.payloadEnd), now);
-    if (pkt.packetNumber > st.largestRecv) st.largestRecv = pkt.packetNumber;
+    if (largest) st.largestRecv = pkt.packetNumber;
     // Server: a Handshake packet proves the client owns its address (RFC 9000 section 8.1).
     if (this.role === "server" && space === PacketNumberSpace.Handshake && !this.addressValidated) {
       this.addressValidated = true;
@@ -1029,9 +1093,20 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.rxSpace = space;
     this.rxDcid = header.dcid;
     this.rxNow = now;
+    this.rxPath = path;
+    this.rxDatagramLength = buf.length;
     const flags = parseFrames(buf.subarray(pkt.payloadStart, pkt.payloadEnd), framePacketType, this.frameHandler, this.frameOptions);
     this.rxDcid = EMPTY_CID;
     if (this.state === "draining" || this.state === "closed") return true;
+    if (space === PacketNumberSpace.Application) {
+      // The peer moved when its newest non-probing packet comes from another path (RFC 9000 section 9.3); servers follow, once the handshake is confirmed (section 9).
+      if (otherPath && largest && (flags & PAYLOAD_NON_PROBING) !== 0 && this.role === "server" && this.handshakeConfirmed) {
+        this.paths.onPeerMigrated(path, now, header.dcid, buf.length);
+        this.routingGen++;
+      } else if (!otherPath) {
+        this.notePeerCid(header.dcid);
+      }
+    }
     st.ack.onPacketReceived(pkt.packetNumber, (flags & PAYLOAD_ACK_ELICITING) !== 0, now);
 
     // Server: discard Initial keys once the first Handshake packet is processed (RFC 9001 section 4.9.1).
@@ -1044,10 +1119,34 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   }
 
   private serverInitialScid: Uint8Array | undefined;
+
+  /** Remembers which of our CIDs the peer uses on the active path, to tell a migration from a NAT rebinding. */
+  private notePeerCid(dcid: Uint8Array): void {
+    const known = this.paths.localCidInUse;
+    if (known === undefined || !equalBytes(known, dcid)) this.paths.localCidInUse = dcid.slice();
+  }
+
+  /**
+   * True when a packet from another path must be dropped: a server that
+   * sent disable_active_migration drops packets on which the client moved
+   * on purpose (a new CID, RFC 9000 sections 9 and 9.5) unless they reach
+   * our preferred address (section 9.6), but follows a NAT rebinding (same
+   * CID), which the client did not choose. Before the handshake is
+   * confirmed nobody migrates (section 9), so packets are processed but
+   * the path stays.
+   */
+  private refusesMigration(dcid: Uint8Array, path: PathInfo): boolean {
+    if (this.role !== "server" || !this.localParams.disableActiveMigration) return false;
+    const known = this.paths.localCidInUse;
+    return known !== undefined && !equalBytes(known, dcid) && !isPreferredAddress(this.config.preferredAddress, path.to);
+  }
+
   // Context of the packet whose frames are being processed (see processPacket).
   private rxSpace: PacketNumberSpace = PacketNumberSpace.Initial;
   private rxDcid: Uint8Array = EMPTY_CID;
   private rxNow = 0;
+  private rxPath: PathInfo = { from: { address: "", port: 0 }, to: { address: "", port: 0 } };
+  private rxDatagramLength = 0;
   private readonly frameHandler = (f: Frame): void => this.onFrame(f, this.rxSpace, this.rxDcid, this.rxNow);
   private readonly frameOptions: { maxDatagramFrameSize: number; ackFrequency: boolean };
 
@@ -1122,10 +1221,12 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         return;
       }
       case "path_challenge":
-        // Answered in the next packet (RFC 9000 section 8.2.2); a burst of challenges gets a bounded number of answers.
-        if (this.pathResponses.length < MAX_PENDING_PATH_RESPONSES) this.pathResponses.push(f.data);
+        // Answered on the path it came from (RFC 9000 section 8.2.2); a burst of challenges gets a bounded number of answers.
+        this.paths.onChallenge(f.data, this.rxPath, this.rxDatagramLength);
         return;
       case "path_response":
+        this.paths.onResponse(f.data, now);
+        this.routingGen++;
         return;
       case "connection_close":
         this.onPeerClose(f, now);
@@ -1147,7 +1248,6 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
   }
 
-  private pathResponses: Uint8Array[] = [];
   /** Flow-control BLOCKED frames received (RFC 9000 sections 19.12-19.14), for statistics. */
   private readonly blockedReceived = { data: 0, streamData: 0, streams: 0 };
   /** Flow-control BLOCKED frames sent, for statistics. */
@@ -1422,6 +1522,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       initialMaxStreamsUni: p.initialMaxStreamsUni,
     });
     this.recovery.peerMaxAckDelay = p.maxAckDelay;
+    // The preferred address's CID is the server's sequence 1 (RFC 9000 section 5.1.1), usable like any other.
+    if (this.role === "client" && p.preferredAddress) this.peerCids.addPreferred(p.preferredAddress.connectionId, p.preferredAddress.statelessResetToken);
     const size = Math.min(this.config.maxSendUdpPayloadSize, p.maxUdpPayloadSize);
     if (size > MIN_INITIAL_SIZE) this.recovery.setMaxDatagramSize(size);
     void now;
@@ -1434,6 +1536,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     // Handshake keys are discarded once the handshake is confirmed (RFC 9001 section 4.9.2).
     this.discardSpace(PacketNumberSpace.Handshake, now);
     this.discardSpace(PacketNumberSpace.Initial, now);
+    this.maybeUsePreferredAddress(now);
+  }
+
+  /** Client: probes the server's preferred address once the handshake is confirmed, unless the policy rejects it (RFC 9000 section 9.6.1). */
+  private maybeUsePreferredAddress(now: number): void {
+    const pa = this.peerParams?.preferredAddress;
+    if (this.role !== "client" || !pa || this.config.preferredAddressPolicy !== "accept") return;
+    const remote = reachablePreferredAddress(pa, this.remote);
+    const cid = this.peerCids.get(1);
+    if (!remote || !cid) return;
+    this.paths.probePreferred(remote, cid, now);
   }
 
   private discardSpace(space: PacketNumberSpace, now: number): void {
@@ -1587,11 +1700,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   timeout(): number | undefined {
     if (this.state === "closed") return undefined;
     if (this.state === "closing" || this.state === "draining") return this.closeDeadlinePending ? undefined : this.closeDeadline;
-    let t = Math.min(this.idleDeadline, this.handshakeDeadline, this.prevReadDiscardAt);
+    let t = Math.min(this.idleDeadline, this.handshakeDeadline, this.prevReadDiscardAt, this.paths.timeout());
     const ld = this.recovery.lossDetectionDeadline;
     if (ld < t) t = ld;
     // A server that may not send (anti-amplification) has no use for ACK or pacing deadlines: waking would spin.
-    if (!this.addressValidated && this.amplificationBudget() < MIN_PACKET_ROOM) return t === Infinity ? undefined : t;
+    if (this.amplificationBudget() < MIN_PACKET_ROOM) return t === Infinity ? undefined : t;
     for (const s of SPACES) {
       const st = this.spaces[s];
       if (st.discarded || !st.keys.write) continue;
@@ -1644,6 +1757,12 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       this.tracer?.keyDiscarded("oneRtt", "read", this.readGeneration - 1);
     }
     if (this.pacingDeadline > 0 && now >= this.pacingDeadline) this.pacingDeadline = 0;
+    if (!this.paths.onTimeout(now)) {
+      // The peer moved to an address that failed validation and no validated path is left (RFC 9000 section 8.2.4).
+      this.closeSilently(new QuicConnectionError("ERR_QUIC_PATH_VALIDATION_FAILED", `path validation to ${formatAddress(this.remote)} failed and no validated path is left`, 0, false, false));
+      return;
+    }
+    this.routingGen++;
     try {
       const action = this.recovery.onLossDetectionTimeout(now);
       if (action === TimeoutAction.Probe) this.prepareProbes();
@@ -1680,7 +1799,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   send(now: number): OutgoingDatagram | null {
     if (this.state === "closed" || this.state === "draining") return null;
     try {
-      const d = this.buildDatagram(now);
+      // Path probes and answers go first, each in its own datagram, possibly to another address.
+      const probe = this.state === "established" ? this.paths.nextProbe(now) : undefined;
+      const d = (probe && this.buildPathDatagram(probe, now)) || this.buildDatagram(now);
       this.tracer?.sync(now);
       return d;
     } catch (e) {
@@ -1696,14 +1817,20 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
   }
 
-  /** Bytes a server may still send before the client's address is validated: three times what it received, less what it sent (RFC 9000 section 8.1). */
+  /**
+   * Bytes we may still send to the peer's address before it is validated:
+   * three times what it sent, less what we sent (RFC 9000 section 8.1), in
+   * the handshake and on a path the peer moved to (section 9.3). Infinity
+   * once validated.
+   */
   private amplificationBudget(): number {
-    return AMPLIFICATION_FACTOR * this.bytesReceivedUnvalidated - this.bytesSentUnvalidated;
+    const path = this.paths.budget;
+    if (this.addressValidated) return path;
+    return Math.min(path, AMPLIFICATION_FACTOR * this.bytesReceivedUnvalidated - this.bytesSentUnvalidated);
   }
 
   private datagramLimit(): number {
     const mtu = Math.max(MIN_INITIAL_SIZE, this.recovery.cc.maxDatagramSize);
-    if (this.addressValidated) return mtu;
     return Math.min(mtu, this.amplificationBudget());
   }
 
@@ -1754,11 +1881,40 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     for (let i = 0; i < built.length; i++) this.finishPacket(buf, built[i]!, now);
     built.length = 0;
     if (!this.addressValidated) this.bytesSentUnvalidated += offset;
-    return { data: commitDatagram(buf, offset), to: this.remote, sendAt: now };
+    this.paths.onSent(offset);
+    return { data: commitDatagram(buf, offset), to: this.remote, from: this.local, sendAt: now };
   }
 
   /** Packets of the datagram being assembled (reused). */
   private readonly builtPackets: BuiltPacket[] = [];
+
+  /**
+   * One 1-RTT packet with PATH_RESPONSE and/or PATH_CHALLENGE for `probe`'s
+   * path, in a datagram padded to 1200 bytes unless the path's
+   * anti-amplification budget is smaller (RFC 9000 sections 8.2.1, 8.2.2).
+   * Not in flight: a lost challenge is resent by the path's own timer.
+   */
+  private buildPathDatagram(probe: PathProbe, now: number): OutgoingDatagram | null {
+    const space = PacketNumberSpace.Application;
+    const st = this.spaces[space];
+    if (!st.keys.write) return null;
+    const size = Math.min(MIN_INITIAL_SIZE, probe.budget);
+    const buf = reserveDatagram(MIN_INITIAL_SIZE);
+    const p = this.beginPacket(space, buf, 0, size, probe.dcid);
+    let o = p.payloadStart;
+    if (probe.response) o = putFrame(buf, o, { type: "path_response", data: probe.response });
+    if (probe.challenge) o = putFrame(buf, o, { type: "path_challenge", data: probe.challenge });
+    const padTo = Math.max(o, p.end, p.payloadStart + MIN_PN_AND_PAYLOAD_LENGTH - p.pnLength);
+    buf.fill(0, o, padTo); // PADDING frames
+    p.payloadEnd = padTo;
+    st.nextPn++;
+    this.finishPacket(buf, p, now, false);
+    const bytes = padTo + AEAD_TAG_LENGTH;
+    // Recorded so its acknowledgement is valid, but neither in flight nor an RTT sample of the active path.
+    this.recovery.onPacketSent(space, new SentPacket<SentFrame[]>(p.pn, now, bytes, false, false, NO_FRAMES));
+    this.paths.onProbeSent(probe, bytes);
+    return { data: commitDatagram(buf, bytes), to: probe.remote, from: probe.local, sendAt: now };
+  }
 
   private buildClose(now: number, limit: number): OutgoingDatagram | null {
     if (!this.closeToSend || !this.closeFrame) return null;
@@ -1808,15 +1964,15 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
     for (const p of built) this.finishPacket(buf, p, now, false);
     if (!this.addressValidated) this.bytesSentUnvalidated += offset;
-    return { data: buf.subarray(0, offset), to: this.remote, sendAt: now };
+    this.paths.onSent(offset);
+    return { data: buf.subarray(0, offset), to: this.remote, from: this.local, sendAt: now };
   }
 
   /** Writes the header of a packet in `space` and returns its layout; the payload is filled by the caller. */
-  private beginPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number): BuiltPacket {
+  private beginPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number, dcid = this.peerCids.current.cid): BuiltPacket {
     const st = this.spaces[space];
     const pn = st.nextPn;
     const pnLength = packetNumberLength(pn, this.recovery.largestAcked(space));
-    const dcid = this.peerCids.current.cid;
     let pnOffset: number;
     if (space === PacketNumberSpace.Application) {
       pnOffset = writeShortHeader(buf, offset, dcid, pn, pnLength, this.writeKeyPhase);
@@ -1864,8 +2020,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
             this.streams.hasPendingControl() ||
             this.datagrams.pending ||
             this.localCids.pendingAnnounce.length > 0 ||
-            this.peerCids.pendingRetire.length > 0 ||
-            this.pathResponses.length > 0)));
+            this.peerCids.pendingRetire.length > 0)));
     if (elicitingWanted && probes === 0 && this.recovery.congestionAllowance < Math.min(room, this.recovery.cc.maxDatagramSize)) {
       // Window-limited, not application-limited: the window may grow (RFC 9002 section 7.8). Probes ignore the window (section 7.5).
       this.recovery.setAppLimited(false);
@@ -1942,10 +2097,6 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       p.frames.push(HANDSHAKE_DONE_RECORD);
       p.ackEliciting = true;
       this.handshakeDoneToSend = false;
-    }
-    while (this.pathResponses.length > 0 && end - o >= 9) {
-      o = putFrame(buf, o, { type: "path_response", data: this.pathResponses.shift()! });
-      p.ackEliciting = true;
     }
     while (this.localCids.pendingAnnounce.length > 0) {
       const seq = this.localCids.pendingAnnounce[0]!;

@@ -116,6 +116,8 @@ export class Endpoint implements SansIo {
   /** Reset-token keys registered for each connection. */
   private readonly resetKeysOf = new Map<Connection, string[]>();
   private readonly perHost = new Map<string, number>();
+  /** The host each server connection counts against in {@link perHost}: its address at the handshake, wherever it moved since. */
+  private readonly hostOf = new Map<Connection, string>();
   private readonly connections: Connection[] = [];
   private readonly queued: OutgoingDatagram[] = [];
   private readonly events: EndpointEvent[] = [];
@@ -186,8 +188,9 @@ export class Endpoint implements SansIo {
     this.resetKeysOf.delete(c);
     this.cidsOf.delete(c);
     this.routingSeen.delete(c);
-    if (c.role === "server") {
-      const host = c.remote.address;
+    const host = this.hostOf.get(c);
+    if (host !== undefined) {
+      this.hostOf.delete(c);
       const n = (this.perHost.get(host) ?? 1) - 1;
       if (n <= 0) this.perHost.delete(host);
       else this.perHost.set(host, n);
@@ -330,6 +333,7 @@ export class Endpoint implements SansIo {
     // Retransmitted Initials still carry the client's chosen DCID (RFC 9000 section 7.2).
     this.registerCid(c, header.dcid.slice());
     this.perHost.set(path.from.address, (this.perHost.get(path.from.address) ?? 0) + 1);
+    this.hostOf.set(c, path.from.address);
     c.recv(datagram, path, now);
     if (c.packetsProcessed === 0) {
       // Nothing in the datagram authenticated (corrupt or forged): keep no state for it.

@@ -56,8 +56,12 @@ export interface CongestionController {
   onPersistentCongestion(now: number): void;
   /** Removes discarded packets' bytes from flight with no congestion signal (RFC 9002 Appendix B.9). */
   removeFromFlight(bytes: number): void;
-  /** Back to the initial state (after a Retry, RFC 9002 section 6.3). Bytes in flight are kept. */
-  reset(): void;
+  /**
+   * Back to the initial state (after a Retry, RFC 9002 section 6.3, or on a
+   * new path, RFC 9000 section 9.4). Bytes in flight are kept; with `now`,
+   * packets sent before it are treated as sent in a recovery period.
+   */
+  reset(now?: number): void;
 }
 
 /**
@@ -180,10 +184,11 @@ export abstract class WindowedController implements CongestionController {
     if (this.bytesInFlight < 0) this.bytesInFlight = 0;
   }
 
-  reset(): void {
+  reset(now = -Infinity): void {
     this.cwnd = initialWindow(this.mds);
     this.ssthresh = Infinity;
-    this.recoveryStart = -Infinity;
+    // Packets sent before `now` (on an old path) neither grow nor shrink the new window.
+    this.recoveryStart = now;
     this.appLimited = false;
     this.onCollapse(-Infinity);
   }

@@ -537,6 +537,21 @@ export class LossDetection<F = unknown> {
     for (const [space, p] of returned) this.handler.onPacketLost(space, p);
   }
 
+  /**
+   * The connection moved to a new network path (RFC 9000 section 9.4):
+   * the congestion controller and the RTT estimator start over, and
+   * packets still outstanding from the old path no longer count as
+   * congestion signals. `rttSample` (a PATH_CHALLENGE round trip) may
+   * seed the new estimate.
+   */
+  onPathChange(now: number, rttSample?: number): void {
+    this.cc.reset(now);
+    this.rtt.reset(rttSample !== undefined && rttSample > 0 ? rttSample : undefined);
+    this.pacer.reset();
+    this.ptoBackoff = 0;
+    this.setTimer(now);
+  }
+
   /** The client installed Handshake keys: its anti-deadlock probe becomes a Handshake packet (RFC 9002 section 6.2.2.1). */
   onHandshakeKeysAvailable(now: number): void {
     this.handshakeKeys = true;

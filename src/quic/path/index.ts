@@ -1,0 +1,3 @@
+export * from "./path.js";
+export * from "./manager.js";
+export * from "./preferred.js";

@@ -1,0 +1,378 @@
+/**
+ * The paths of one connection (RFC 9000 sections 8.2 and 9): the active
+ * path, the last validated one to fall back to, and a path a client is
+ * probing before it moves there (its own new socket, or the server's
+ * preferred address). Answers PATH_CHALLENGE on the path it came from,
+ * validates new paths with PATH_CHALLENGE, follows a peer that moved
+ * (NAT rebinding or migration), and tells the connection what to send.
+ * The connection builds the packets; this module decides.
+ */
+import { randomFillSync } from "node:crypto";
+import { equalBytes } from "../../util/bytes.js";
+import { TsquicError } from "../../util/errors.js";
+import type { ConnectionIdEntry, PeerConnectionIds } from "../cid.js";
+import type { PathInfo, SocketAddress } from "../types.js";
+import { NetworkPath, PATH_AMPLIFICATION_FACTOR, PATH_CHALLENGE_LENGTH, sameAddress, type PathAddresses } from "./path.js";
+
+/** Challenges remembered per path; a flood of retransmissions cannot grow it (RFC 9000 section 8.2.1). */
+export const MAX_OUTSTANDING_CHALLENGES = 4;
+
+/**
+ * PATH_RESPONSE frames queued at most, one per path: a newer challenge on
+ * a path replaces the older one, and challenges from further paths are
+ * ignored until the queue drains (RFC 9000 section 8.2.2 allows dropping them).
+ */
+export const MAX_PENDING_PATH_RESPONSES = 4;
+
+/** Smallest probe datagram worth sending: a short header, a path frame and the AEAD tag. */
+const MIN_PROBE_SIZE = 64;
+
+/** Events about paths, queued with the connection's other events. */
+export type PathEvent =
+  /** A path passed validation; when it was probed by this side, the connection now uses it (RFC 9000 section 8.2.3). */
+  | { type: "path_validated"; path: PathAddresses; previous: PathAddresses; preferredAddress: boolean }
+  /**
+   * Validation failed (no answer within three PTOs, RFC 9000 section 8.2.4)
+   * or was abandoned for a newer probe: the connection stays on, or falls
+   * back to, `active`.
+   */
+  | { type: "path_validation_failed"; path: PathAddresses; active: PathAddresses; preferredAddress: boolean; aborted: boolean }
+  /** The peer's packets come from a new address and the connection follows it (server side, RFC 9000 section 9.3). */
+  | { type: "peer_address_changed"; path: PathAddresses; previous: PathAddresses }
+  /** A client moved to the server's preferred address (RFC 9000 section 9.6). */
+  | { type: "preferred_address_used"; path: PathAddresses };
+
+/** What the path manager needs from its connection. */
+export interface PathHost {
+  /** The peer's connection IDs: a new path gets an unused one (RFC 9000 section 9.5). */
+  readonly peerCids: PeerConnectionIds;
+  /** Congestion control and RTT start over on a new path (RFC 9000 section 9.4). */
+  onPathChange(now: number, rttSample?: number): void;
+  /** The current PTO, and the PTO with the initial RTT (both in ms) for the validation timer (RFC 9000 section 8.2.4). */
+  pto(): { current: number; initial: number };
+  /** Queues an event for the application. */
+  emit(e: PathEvent): void;
+}
+
+/** A datagram the connection must build now: a PATH_RESPONSE and/or PATH_CHALLENGE for one path. */
+export interface PathProbe {
+  local: SocketAddress | undefined;
+  remote: SocketAddress;
+  /** The destination CID to use. */
+  dcid: Uint8Array;
+  response: Uint8Array | undefined;
+  challenge: Uint8Array | undefined;
+  /** Largest datagram allowed by anti-amplification; padded to 1200 bytes when it allows (RFC 9000 sections 8.2.1, 8.2.2). */
+  budget: number;
+}
+
+interface PendingResponse {
+  data: Uint8Array;
+  local: SocketAddress | undefined;
+  remote: SocketAddress;
+  /** For a path we know nothing of: three times the datagram that carried the challenge (RFC 9000 section 8.1). */
+  budget: number;
+}
+
+/** True unless the only change between the two paths is a port (RFC 9000 section 9.4 then keeps congestion state). */
+function addressChanged(a: NetworkPath, b: NetworkPath): boolean {
+  return a.remote.address !== b.remote.address || (a.local !== undefined && b.local !== undefined && a.local.address !== b.local.address);
+}
+
+/** The paths of one connection; see the module comment. */
+export class PathManager {
+  /** The path packets are sent on. */
+  current: NetworkPath;
+  /** The last validated path, kept while the current one is being validated (RFC 9000 section 9.3.2). */
+  previous: NetworkPath | undefined;
+  /** A path this side is probing before moving to it (client). */
+  probe: NetworkPath | undefined;
+  /** Our CID the peer put on its latest packet on the current path: another one on a new path means it migrated on purpose. */
+  localCidInUse: Uint8Array | undefined;
+  private readonly responses: PendingResponse[] = [];
+  private readonly host: PathHost;
+
+  constructor(host: PathHost, local: SocketAddress | undefined, remote: SocketAddress) {
+    this.host = host;
+    // The handshake path: its anti-amplification is the connection's own account (RFC 9000 section 8.1).
+    this.current = new NetworkPath(local, remote, true);
+  }
+
+  /** The known path a datagram travelled on, if any. */
+  find(info: PathInfo): NetworkPath | undefined {
+    if (this.current.matches(info)) return this.current;
+    if (this.probe?.matches(info)) return this.probe;
+    if (this.previous?.matches(info)) return this.previous;
+    return undefined;
+  }
+
+  /** Credits a received datagram to its path's amplification account; true when it raised the budget of the current path. */
+  onDatagram(info: PathInfo, length: number): boolean {
+    const p = this.find(info);
+    if (!p || p.addressValidated) return false;
+    p.bytesReceived += length;
+    return p === this.current;
+  }
+
+  /** Counts bytes sent on the current path while its address is unvalidated. */
+  onSent(bytes: number): void {
+    if (!this.current.addressValidated) this.current.bytesSent += bytes;
+  }
+
+  /** Bytes the current path may still carry (Infinity once validated). */
+  get budget(): number {
+    return this.current.budget;
+  }
+
+  /** PATH_CHALLENGE arrived (RFC 9000 section 8.2.2): its answer goes back on the path it came from. */
+  onChallenge(data: Uint8Array, info: PathInfo, datagramLength: number): void {
+    for (const r of this.responses) {
+      if (sameAddress(r.remote, info.from) && sameAddress(r.local, info.to)) {
+        r.data = data.slice();
+        return;
+      }
+    }
+    if (this.responses.length >= MAX_PENDING_PATH_RESPONSES) return;
+    this.responses.push({ data: data.slice(), local: info.to, remote: info.from, budget: PATH_AMPLIFICATION_FACTOR * datagramLength });
+  }
+
+  /**
+   * PATH_RESPONSE arrived: when it echoes one of our challenges, that
+   * path is validated, whichever path the answer took (RFC 9000 section
+   * 8.2.3). A probed path becomes the current one. Unmatched responses are ignored.
+   */
+  onResponse(data: Uint8Array, now: number): void {
+    const p = this.challenged(data);
+    if (!p) return;
+    p.endValidation();
+    p.validated = true;
+    p.addressValidated = true;
+    if (p === this.probe) {
+      const old = this.current;
+      this.probe = undefined;
+      this.switchTo(p, now, now - p.firstChallengeAt);
+      this.previous = undefined;
+      this.host.emit({ type: "path_validated", path: p.addresses(), previous: old.addresses(), preferredAddress: p.preferred });
+      if (p.preferred) this.host.emit({ type: "preferred_address_used", path: p.addresses() });
+    } else if (p === this.current) {
+      const old = this.previous ?? p;
+      this.previous = undefined;
+      this.host.emit({ type: "path_validated", path: p.addresses(), previous: old.addresses(), preferredAddress: false });
+    }
+  }
+
+  /** The path with an outstanding challenge equal to `data`. */
+  private challenged(data: Uint8Array): NetworkPath | undefined {
+    for (const p of [this.current, this.probe, this.previous]) {
+      if (!p) continue;
+      for (const c of p.challenges) if (equalBytes(c, data)) return p;
+    }
+    return undefined;
+  }
+
+  /**
+   * The peer's latest packet (highest packet number, non-probing) came
+   * from another path: move there (RFC 9000 section 9.3). The new address
+   * is validated unless it is one we know; until then we send at most
+   * three times what it sent. When the peer also changed CID it migrated
+   * on purpose, and we answer with a fresh CID of ours (section 9.5).
+   */
+  onPeerMigrated(info: PathInfo, now: number, dcid: Uint8Array, datagramLength: number): void {
+    const old = this.current;
+    let next = this.previous?.matches(info) ? this.previous : undefined;
+    if (!next) {
+      // Only our local address changed (the preferred address): the peer's address is the one already validated.
+      const known = sameAddress(info.from, old.remote) && old.addressValidated;
+      next = new NetworkPath(info.to, info.from, known);
+      next.bytesReceived = datagramLength;
+    }
+    if (old.validating) old.endValidation();
+    // Fall back to the last validated path if this one fails (RFC 9000 section 9.3.2).
+    if (old.validated) this.previous = old;
+    else if (this.previous === next) this.previous = undefined;
+    this.current = next;
+    const changedCid = this.localCidInUse !== undefined && !equalBytes(dcid, this.localCidInUse);
+    this.localCidInUse = dcid.slice();
+    if (changedCid) {
+      const fresh = this.host.peerCids.peekSpare();
+      if (fresh) this.host.peerCids.switchTo(fresh);
+    }
+    if (addressChanged(old, next)) this.host.onPathChange(now);
+    if (!next.validated) this.startValidation(next, now);
+    this.host.emit({ type: "peer_address_changed", path: next.addresses(), previous: old.addresses() });
+  }
+
+  /**
+   * Client: starts probing a path from a new local address to the peer
+   * (RFC 9000 section 9.2) with an unused peer CID (section 9.5); the
+   * connection moves there once the path is validated. With `rebinding`,
+   * moves at once with no validation and no new CID, as a NAT rebinding
+   * would (for tests of the peer's handling).
+   */
+  migrate(local: SocketAddress, now: number, rebinding = false): void {
+    if (rebinding) {
+      this.abortProbe();
+      const next = new NetworkPath(local, this.current.remote, true);
+      this.switchTo(next, now);
+      this.previous = undefined;
+      return;
+    }
+    const dcid = this.host.peerCids.takeSpare();
+    if (!dcid) {
+      throw new TsquicError("ERR_QUIC_NO_CONNECTION_ID", "cannot migrate: the peer has given no unused connection ID (RFC 9000 section 9.5)");
+    }
+    this.abortProbe();
+    this.probe = new NetworkPath(local, this.current.remote, false);
+    // We chose this peer address: no anti-amplification toward it.
+    this.probe.addressValidated = true;
+    this.probe.dcid = dcid;
+    this.startValidation(this.probe, now);
+  }
+
+  /** Client: probes the server's preferred address with the CID the server gave for it (RFC 9000 section 9.6.1). */
+  probePreferred(remote: SocketAddress, dcid: ConnectionIdEntry, now: number): void {
+    this.abortProbe();
+    const p = new NetworkPath(this.current.local, remote, false);
+    p.addressValidated = true;
+    p.dcid = dcid;
+    p.preferred = true;
+    this.probe = p;
+    this.startValidation(p, now);
+  }
+
+  /** True while a probe runs. */
+  get probing(): boolean {
+    return this.probe !== undefined;
+  }
+
+  private abortProbe(): void {
+    const p = this.probe;
+    if (!p) return;
+    this.probe = undefined;
+    p.endValidation();
+    if (p.dcid) this.host.peerCids.release(p.dcid);
+    this.host.emit({ type: "path_validation_failed", path: p.addresses(), active: this.current.addresses(), preferredAddress: p.preferred, aborted: true });
+  }
+
+  private switchTo(p: NetworkPath, now: number, rttSample?: number): void {
+    const old = this.current;
+    this.current = p;
+    if (p.dcid) {
+      if (this.host.peerCids.isActive(p.dcid)) this.host.peerCids.switchTo(p.dcid);
+      p.dcid = undefined;
+    }
+    if (addressChanged(old, p)) this.host.onPathChange(now, rttSample);
+  }
+
+  private startValidation(p: NetworkPath, now: number): void {
+    const pto = this.host.pto();
+    p.challenges.length = 0;
+    p.firstChallengeAt = -1;
+    p.challengeInterval = pto.current;
+    p.nextChallengeAt = now;
+    // Three times the larger of the current PTO and the new path's initial one (RFC 9000 section 8.2.4).
+    p.validationDeadline = now + 3 * Math.max(pto.current, pto.initial);
+  }
+
+  /** The next time {@link onTimeout} has work: a challenge to resend or a validation deadline. */
+  timeout(): number {
+    let t = Infinity;
+    for (const p of [this.current, this.probe]) {
+      if (!p || !p.validating) continue;
+      if (p.validationDeadline < t) t = p.validationDeadline;
+      // A challenge the amplification budget does not allow yet waits for bytes from the peer, not for a timer.
+      if (p.nextChallengeAt < t && p.budget >= MIN_PROBE_SIZE) t = p.nextChallengeAt;
+    }
+    return t;
+  }
+
+  /**
+   * Fails the validations whose time is up (RFC 9000 section 8.2.4): a
+   * probe is abandoned; a current path falls back to the previous one
+   * (section 9.3.2). Returns false when no validated path is left: the
+   * connection cannot go on (it ends silently, section 8.2.4).
+   */
+  onTimeout(now: number): boolean {
+    const probe = this.probe;
+    if (probe && now >= probe.validationDeadline) {
+      this.probe = undefined;
+      probe.endValidation();
+      if (probe.dcid) this.host.peerCids.release(probe.dcid);
+      this.host.emit({ type: "path_validation_failed", path: probe.addresses(), active: this.current.addresses(), preferredAddress: probe.preferred, aborted: false });
+    }
+    const cur = this.current;
+    if (cur.validating && now >= cur.validationDeadline) {
+      cur.endValidation();
+      const back = this.previous;
+      if (!back) return false;
+      this.previous = undefined;
+      this.current = back;
+      if (addressChanged(cur, back)) this.host.onPathChange(now);
+      this.host.emit({ type: "path_validation_failed", path: cur.addresses(), active: back.addresses(), preferredAddress: false, aborted: false });
+    }
+    return true;
+  }
+
+  /**
+   * What to send on a path other than the ordinary flow, if anything:
+   * the oldest pending PATH_RESPONSE (with a challenge of ours for the
+   * same path when one is due), else a due PATH_CHALLENGE. Responses the
+   * amplification limit does not allow are dropped.
+   */
+  nextProbe(now: number): PathProbe | undefined {
+    while (this.responses.length > 0) {
+      const r = this.responses[0]!;
+      const p = this.find({ from: r.remote, to: r.local! });
+      const budget = p ? p.budget : r.budget;
+      if (budget < MIN_PROBE_SIZE) {
+        this.responses.shift();
+        continue;
+      }
+      const challenge = p && p.nextChallengeAt <= now ? this.newChallenge(p, now) : undefined;
+      this.responses.shift();
+      return { local: r.local, remote: r.remote, dcid: this.dcidFor(p), response: r.data, challenge, budget };
+    }
+    for (const p of [this.current, this.probe]) {
+      if (!p || p.nextChallengeAt > now || p.budget < MIN_PROBE_SIZE) continue;
+      return { local: p.local, remote: p.remote, dcid: this.dcidFor(p), response: undefined, challenge: this.newChallenge(p, now), budget: p.budget };
+    }
+    return undefined;
+  }
+
+  /** Counts a probe datagram against its path's amplification budget. */
+  onProbeSent(probe: PathProbe, bytes: number): void {
+    const p = this.find({ from: probe.remote, to: probe.local! });
+    if (p && !p.addressValidated) p.bytesSent += bytes;
+  }
+
+  /**
+   * The destination CID for a packet on `p`: the current one on the
+   * current path, the path's reserved one on a probed path, and for a path
+   * the peer is probing the unused CID we will switch to if it moves
+   * there, so no CID is seen on two paths (RFC 9000 section 9.5).
+   */
+  private dcidFor(p: NetworkPath | undefined): Uint8Array {
+    const cids = this.host.peerCids;
+    if (p === this.current) return cids.current.cid;
+    if (p?.dcid) {
+      if (cids.isActive(p.dcid)) return p.dcid.cid;
+      // Retire Prior To took it: use another unused one, or the current one when none is left.
+      p.dcid = cids.takeSpare();
+      if (p.dcid) return p.dcid.cid;
+    }
+    return (cids.peekSpare() ?? cids.current).cid;
+  }
+
+  /** A fresh unpredictable challenge for `p` (RFC 9000 section 8.2.1), resent with backoff while unanswered. */
+  private newChallenge(p: NetworkPath, now: number): Uint8Array {
+    const data = new Uint8Array(PATH_CHALLENGE_LENGTH);
+    randomFillSync(data);
+    p.challenges.push(data);
+    if (p.challenges.length > MAX_OUTSTANDING_CHALLENGES) p.challenges.shift();
+    if (p.firstChallengeAt < 0) p.firstChallengeAt = now;
+    // Not more often than an Initial would be resent (RFC 9000 section 8.2.1): PTO, doubling.
+    p.nextChallengeAt = now + p.challengeInterval;
+    p.challengeInterval *= 2;
+    return data;
+  }
+}
