@@ -4,7 +4,8 @@ import type { KeyObject } from "node:crypto";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import type { Connection, ConnectionEvent } from "../quic/connection.js";
 import { QuicConnectionError } from "../quic/connection.js";
-import type { SocketAddress } from "../quic/types.js";
+import { formatAddress, type SocketAddress } from "../quic/types.js";
+import type { PathAddresses } from "../quic/path/path.js";
 import { TsquicError } from "../util/errors.js";
 import { plainBytes } from "../util/bytes.js";
 import { UdpEndpoint } from "../driver/udp-endpoint.js";
@@ -104,6 +105,12 @@ export interface QuicClientOptions<T = unknown> extends StreamHandlers<T>, QuicT
   keylog?: SocketKeylogOption<T>;
   /** A datagram arrived (with `datagrams: true`); also accepted under `socket`. */
   datagram?(socket: QuicSocket<T>, data: Buffer): void;
+  /**
+   * What to do when the server offers a preferred address (RFC 9000
+   * section 9.6): "accept" (default) validates it after the handshake and
+   * moves there; "reject" stays on the address connected to.
+   */
+  preferredAddressPolicy?: "accept" | "reject";
 }
 
 /** Options of {@link listen}. */
@@ -132,6 +139,13 @@ export interface QuicServerOptions<T = unknown> extends SocketHandlers<T>, QuicT
   maxConnections?: number;
   /** SSLKEYLOGFILE lines (NSS key log format) of every connection: a file path, or `keylog(socket, line)`. */
   keylog?: SocketKeylogOption<T>;
+  /**
+   * Addresses to offer clients in preferred_address (RFC 9000 section
+   * 9.6): a socket is bound on each (port 0 picks a free one, see
+   * `server.preferredAddress`), and clients that accept move there once
+   * the handshake is confirmed.
+   */
+  preferredAddress?: { ipv4?: SocketAddress; ipv6?: SocketAddress };
 }
 
 /** The resolved handler set a connection dispatches to; replaced wholesale by `server.reload`. */
@@ -239,6 +253,8 @@ export class QuicSocket<T = unknown> {
   _onGone: (() => void) | undefined;
   /** The latest session ticket received (client), to resume a later connection. */
   sessionTicket: SessionTicket | undefined;
+  /** Migrations waiting for their path's validation, by new local address. */
+  private readonly migrations: Array<{ local: SocketAddress; resolve: (p: PathAddresses) => void; reject: (e: Error) => void }> = [];
 
   /** @internal */
   constructor(connection: Connection, host: SocketHost) {
@@ -294,9 +310,43 @@ export class QuicSocket<T = unknown> {
     return { ...this.connection.remote };
   }
 
-  /** Our local address. */
+  /** Our local address (the new socket's after {@link migrate}). */
   get localAddress(): SocketAddress {
-    return { ...this.host.udp.address };
+    return { ...(this.connection.local ?? this.host.udp.address) };
+  }
+
+  /**
+   * Client: moves the connection to a new UDP socket (RFC 9000 section
+   * 9.2), bound to `address` (default: the wildcard of the current
+   * family) and `port` (default: a free one). The new path is probed with
+   * PATH_CHALLENGE under a fresh connection ID while traffic continues on
+   * the old one; the promise resolves with the new path once the server
+   * answers and the connection has moved, and rejects (the connection
+   * staying where it was) when validation fails, when the server sent
+   * disable_active_migration (ERR_QUIC_MIGRATION_DISABLED) or has given no
+   * spare connection ID (ERR_QUIC_NO_CONNECTION_ID). With `natRebinding`
+   * the move happens at once without validation or new connection ID, as
+   * a NAT rebinding would look to the server.
+   */
+  async migrate(options: { address?: string; port?: number; natRebinding?: boolean } = {}): Promise<PathAddresses> {
+    if (this.ended) throw this.connection.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
+    const udp = this.host.udp;
+    const local = await udp.migrate(this.connection, options);
+    if (options.natRebinding) return this.connection.path;
+    return new Promise<PathAddresses>((resolve, reject) => this.migrations.push({ local, resolve, reject }));
+  }
+
+  /** Settles the migration probing `path`, if any. */
+  private settleMigration(path: PathAddresses, error: Error | undefined): void {
+    const i = this.migrations.findIndex((m) => m.local === path.local || (m.local.port === path.local?.port && m.local.address === path.local.address));
+    if (i < 0) return;
+    const [m] = this.migrations.splice(i, 1);
+    if (error) {
+      this.host.udp.removeSocket(m!.local);
+      m!.reject(error);
+    } else {
+      m!.resolve(path);
+    }
   }
 
   /** The negotiated ALPN protocol. */
@@ -420,6 +470,27 @@ export class QuicSocket<T = unknown> {
         }
         case "finished":
         case "streams_available":
+        case "peer_address_changed":
+        case "preferred_address_used":
+          break;
+        case "path_validated": {
+          this.settleMigration(e.path, undefined);
+          // The socket left behind keeps receiving briefly for packets already on their way, then closes.
+          const old = e.previous.local;
+          if (this.connection.role === "client" && old && e.path.local && (old.port !== e.path.local.port || old.address !== e.path.local.address)) {
+            const udp = this.host.udp;
+            setTimeout(() => udp.removeSocket(old), 1000).unref();
+          }
+          break;
+        }
+        case "path_validation_failed":
+          this.settleMigration(
+            e.path,
+            new TsquicError(
+              "ERR_QUIC_PATH_VALIDATION_FAILED",
+              e.aborted ? "migration abandoned for a newer one" : `path validation from ${e.path.local ? formatAddress(e.path.local) : "?"} to ${formatAddress(e.path.remote)} failed: no PATH_RESPONSE in time (RFC 9000 section 8.2.4)`,
+            ),
+          );
           break;
         case "connection_closed": {
           if (this.ended) break;
@@ -433,6 +504,7 @@ export class QuicSocket<T = unknown> {
             if (err) this.call(() => h.stream.error?.(qs, err));
             this.fireClose(qs);
           }
+          for (const m of this.migrations.splice(0)) m.reject(err ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection closed during migration"));
           if (err && this.opened) this.call(() => h.socket.error?.(this, err));
           else if (err && !this._onOpen && h.socket.error) this.call(() => h.socket.error?.(this, err));
           this.call(() => h.socket.close?.(this));
@@ -527,6 +599,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
     ...(typeof keylog === "function"
       ? { keylog: (line: string) => (socketRef ? callHandler(() => keylog(socketRef!, line)) : earlyKeylog.push(line)) }
       : keylogConfig(keylog)),
+    ...(options.preferredAddressPolicy ? { preferredAddressPolicy: options.preferredAddressPolicy } : {}),
   };
   const udp = await UdpEndpoint.bind(
     { config, address: options.localAddress ?? (ipv6 ? "::" : "0.0.0.0"), port: 0, server: false },
@@ -592,6 +665,7 @@ export class QuicServer<T = unknown> {
         server: true,
         ...(options.validateAddress ? { requireRetry: true } : {}),
         ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+        ...(options.preferredAddress ? { preferredAddress: options.preferredAddress } : {}),
       },
       (c) => this.onActivity(c),
     ).then((udp) => {
@@ -610,6 +684,11 @@ export class QuicServer<T = unknown> {
   /** The bound address. */
   get hostname(): string {
     return this.udp?.address.address ?? this.requestedHost;
+  }
+
+  /** The preferred addresses offered to clients, as bound (ports resolved once `ready`); undefined without the option. */
+  get preferredAddress(): { ipv4?: SocketAddress; ipv6?: SocketAddress } | undefined {
+    return this.udp?.endpoint.config.preferredAddress;
   }
 
   /** Live connections. */

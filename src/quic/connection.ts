@@ -600,9 +600,12 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     return this.handshakeConfirmed;
   }
 
-  /** True once the peer's address is validated (RFC 9000 section 8.1); always true for a client. */
+  /**
+   * True once the peer's address is validated (RFC 9000 section 8.1), and
+   * again once the address it moved to is (section 9.3); always true for a client.
+   */
   get isAddressValidated(): boolean {
-    return this.addressValidated;
+    return this.addressValidated && this.paths.current.addressValidated;
   }
 
   /** True while keys of `level` are installed in either direction; false before and after (RFC 9001 section 4.9). */

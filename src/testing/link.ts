@@ -1,4 +1,4 @@
-import type { SansIo, SocketAddress } from "../quic/types.js";
+import { formatAddress, type OutgoingDatagram, type SansIo, type SocketAddress } from "../quic/types.js";
 import { Prng } from "./prng.js";
 
 /** Impairments applied to one direction of a simulated link. All rates are probabilities in [0, 1]. */
@@ -54,6 +54,9 @@ interface InFlight {
   seq: number;
   data: Uint8Array;
   dest: 0 | 1;
+  /** Source and destination addresses; undefined: the participants' current ones at delivery. */
+  from: SocketAddress | undefined;
+  to: SocketAddress | undefined;
 }
 
 /**
@@ -113,10 +116,28 @@ export class SimulatedLink {
     return this.addresses[i];
   }
 
-  /** Changes participant `i`'s address (NAT rebinding): later datagrams come from the new one. */
+  /**
+   * Changes participant `i`'s address (NAT rebinding): later datagrams come
+   * from the new one, and datagrams still on their way to the old one are
+   * lost, as a NAT forgets the old mapping.
+   */
   rebind(i: 0 | 1, to: SocketAddress): void {
+    this.gone[i].add(formatAddress(this.addresses[i]));
+    this.gone[i].delete(formatAddress(to));
     this.addresses[i] = to;
   }
+
+  /**
+   * Makes `address` unreachable for participant `i`: datagrams sent there
+   * are dropped, as for an address spoofed by an attacker or a path that
+   * does not work.
+   */
+  unreachable(i: 0 | 1, address: SocketAddress): void {
+    this.gone[i].add(formatAddress(address));
+  }
+
+  /** Addresses each participant no longer has: datagrams sent there are dropped. */
+  private readonly gone: [Set<string>, Set<string>] = [new Set(), new Set()];
 
   /** Replaces the impairments of direction `from` (0: a to b, 1: b to a). */
   setConditions(from: 0 | 1, c: LinkConditions): void {
@@ -134,15 +155,24 @@ export class SimulatedLink {
    * impairment and without counting it as sent. For injecting crafted or
    * mutated datagrams.
    */
-  inject(from: 0 | 1, data: Uint8Array, delay: number = this.conditions[from].delay ?? 0): void {
-    this.push({ at: this.now + delay, seq: this.seq++, data, dest: (1 - from) as 0 | 1 });
+  inject(from: 0 | 1, data: Uint8Array, delay: number = this.conditions[from].delay ?? 0, source?: SocketAddress): void {
+    this.push({ at: this.now + delay, seq: this.seq++, data, dest: (1 - from) as 0 | 1, from: source, to: undefined });
   }
 
-  private enqueue(from: 0 | 1, data: Uint8Array): void {
+  /**
+   * Puts a datagram of participant `from` on the link. A datagram naming
+   * its source (`d.from`, a participant with several sockets) leaves from
+   * there, and one naming its destination (`d.to`) arrives there.
+   */
+  private enqueue(from: 0 | 1, d: OutgoingDatagram): void {
+    let data = d.data;
     const c = this.conditions[from];
     const s = this.stats[from];
     s.sent++;
     s.sentBytes += data.length;
+    // The source is fixed as the datagram leaves: one sent before a rebinding still carries the old address.
+    const source = d.from ?? this.addresses[from];
+    const target = d.to;
     if (c.tamper) {
       const t = c.tamper(data, s.sent);
       if (t === null) {
@@ -176,10 +206,10 @@ export class SimulatedLink {
       s.corrupted++;
     }
     const dest = (1 - from) as 0 | 1;
-    this.push({ at, seq: this.seq++, data: payload, dest });
+    this.push({ at, seq: this.seq++, data: payload, dest, from: source, to: target });
     if (this.rng.chance(c.duplicate ?? 0)) {
       s.duplicated++;
-      this.push({ at: at + (c.jitter ?? 0) * this.rng.next(), seq: this.seq++, data: new Uint8Array(payload), dest }); // receivers decrypt in place: each copy needs its own bytes
+      this.push({ at: at + (c.jitter ?? 0) * this.rng.next(), seq: this.seq++, data: new Uint8Array(payload), dest, from: source, to: target }); // receivers decrypt in place: each copy needs its own bytes
     }
   }
 
@@ -227,18 +257,17 @@ export class SimulatedLink {
         if (!d) break;
         if (d.sendAt > this.now) {
           // A paced datagram leaves later; the link applies it at that time.
-          const data = d.data;
-          this.pendingPaced.push({ at: d.sendAt, from: i, data });
+          this.pendingPaced.push({ at: d.sendAt, from: i, d });
           nextPaced = Math.min(nextPaced, d.sendAt);
           break;
         }
-        this.enqueue(i, d.data);
+        this.enqueue(i, d);
       }
     }
     return nextPaced;
   }
 
-  private pendingPaced: Array<{ at: number; from: 0 | 1; data: Uint8Array }> = [];
+  private pendingPaced: Array<{ at: number; from: 0 | 1; d: OutgoingDatagram }> = [];
   /** Callbacks of {@link schedule}, sorted by time. */
   private scheduled: Array<{ at: number; seq: number; fn: () => void }> = [];
 
@@ -267,7 +296,7 @@ export class SimulatedLink {
         const due = this.pendingPaced.filter((p) => p.at <= this.now);
         if (due.length) {
           this.pendingPaced = this.pendingPaced.filter((p) => p.at > this.now);
-          for (const p of due) this.enqueue(p.from, p.data);
+          for (const p of due) this.enqueue(p.from, p.d);
         }
       }
       this.flush();
@@ -290,9 +319,15 @@ export class SimulatedLink {
       while (this.queue.length && this.queue[0]!.at <= this.now) {
         const p = this.pop();
         const from = (1 - p.dest) as 0 | 1;
+        const to = p.to ?? this.addresses[p.dest];
+        if (p.to && this.gone[p.dest].size > 0 && this.gone[p.dest].has(formatAddress(to))) {
+          // Sent to an address the participant no longer has.
+          this.stats[from].dropped++;
+          continue;
+        }
         this.stats[from].delivered++;
         this.stats[from].deliveredBytes += p.data.length;
-        this.nodes[p.dest].recv(p.data, { from: this.addresses[from], to: this.addresses[p.dest] }, this.now);
+        this.nodes[p.dest].recv(p.data, { from: p.from ?? this.addresses[from], to }, this.now);
       }
       while (this.scheduled.length && this.scheduled[0]!.at <= this.now) this.scheduled.shift()!.fn();
       for (const n of this.nodes) {

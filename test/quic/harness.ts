@@ -112,14 +112,14 @@ export function drain(c: Connection, into: ConnectionEvent[] = []): ConnectionEv
  * A datagram from the pair's client to its server carrying exactly
  * `frames` (encoded, or raw bytes), protected with the client's keys for
  * `level` taken from its key log: how a test injects a frame the real
- * client would never send. Its packet number is far above anything the
- * client sent. `reservedBits` sets the header's reserved bits before
- * protection.
+ * client would never send. Its packet number is `pnAhead` (default 1000)
+ * above anything the client sent. `reservedBits` sets the header's
+ * reserved bits before protection.
  */
 export function forgeClientPacket(
   p: Pair,
   frames: Frame[] | Uint8Array,
-  o: { level?: "handshake" | "oneRtt"; reservedBits?: boolean } = {},
+  o: { level?: "handshake" | "oneRtt"; reservedBits?: boolean; pnAhead?: number } = {},
 ): Uint8Array {
   const level = o.level ?? "oneRtt";
   const label = level === "oneRtt" ? "CLIENT_TRAFFIC_SECRET_0 " : "CLIENT_HANDSHAKE_TRAFFIC_SECRET ";
@@ -131,7 +131,7 @@ export function forgeClientPacket(
   // A 4-byte packet number leaves room for the header-protection sample even with no payload (RFC 9001 section 5.4.2).
   const payload = frames instanceof Uint8Array ? frames : encodeFrames(frames);
   const space = level === "oneRtt" ? PacketNumberSpace.Application : PacketNumberSpace.Handshake;
-  const pn = p.conn.recovery.largestSent(space) + 1000;
+  const pn = p.conn.recovery.largestSent(space) + (o.pnAhead ?? 1000);
   const dcid = p.conn.peerCids.current.cid;
   const buf = new Uint8Array(64 + payload.length);
   const pnOffset =
@@ -265,7 +265,11 @@ export interface TransferResult {
  * with `echo`, writes it back on the same stream; the bytes are compared
  * with SHA-256 where they end up.
  */
-export function transfer(p: Pair, server: Connection, o: { streams: number; bytesPerStream: number; echo?: boolean; maxTime?: number }): TransferResult {
+export function transfer(
+  p: Pair,
+  server: Connection,
+  o: { streams: number; bytesPerStream: number; echo?: boolean; maxTime?: number; serverEvents?: ConnectionEvent[]; clientEvents?: ConnectionEvent[] },
+): TransferResult {
   const start = p.link.now;
   const sent = new Map<number, Uint8Array>();
   const pending = new Map<number, number>();
@@ -292,7 +296,10 @@ export function transfer(p: Pair, server: Connection, o: { streams: number; byte
       else pending.set(id, off);
     }
     for (let e = server.poll(); e; e = server.poll()) {
-      if (e.type !== "readable") continue;
+      if (e.type !== "readable") {
+        o.serverEvents?.push(e);
+        continue;
+      }
       for (let r = server.streamRead(e.streamId); r; r = server.streamRead(e.streamId)) {
         if (o.echo) server.streamWrite(e.streamId, new Uint8Array(r.data), r.fin);
         else {
@@ -303,7 +310,10 @@ export function transfer(p: Pair, server: Connection, o: { streams: number; byte
     }
     if (o.echo) {
       for (let e = p.conn.poll(); e; e = p.conn.poll()) {
-        if (e.type !== "readable") continue;
+        if (e.type !== "readable") {
+          o.clientEvents?.push(e);
+          continue;
+        }
         for (let r = p.conn.streamRead(e.streamId); r; r = p.conn.streamRead(e.streamId)) {
           hashes.get(e.streamId)?.update(r.data);
           if (r.fin) done.add(e.streamId);
