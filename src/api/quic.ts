@@ -332,7 +332,7 @@ export class QuicSocket<T = unknown> {
     if (this.ended) throw this.connection.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
     const udp = this.host.udp;
     const local = await udp.migrate(this.connection, options);
-    if (options.natRebinding) return this.connection.path;
+    if (options.natRebinding) return { local: { ...local }, remote: this.address };
     return new Promise<PathAddresses>((resolve, reject) => this.migrations.push({ local, resolve, reject }));
   }
 

@@ -815,22 +815,33 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
    * outcome. With `natRebinding`, moves at once with no probe and no new
    * CID, as a NAT would (to test a peer's handling of rebinding).
    *
+   * Called after the handshake completed but before it is confirmed, the
+   * move waits for confirmation (section 9 forbids migrating earlier).
    * Throws a TsquicError when migration is not allowed: on a server,
-   * before the handshake is confirmed (section 9), when the server sent
+   * before the handshake completed, when the server sent
    * disable_active_migration (section 9; code ERR_QUIC_MIGRATION_DISABLED),
    * or when the server gave no unused CID (ERR_QUIC_NO_CONNECTION_ID).
    */
   migrate(local: SocketAddress, now: number, options: { natRebinding?: boolean } = {}): void {
     this.assertUsable();
     if (this.role !== "client") throw new TsquicError("ERR_QUIC_MIGRATION_NOT_ALLOWED", "only a client migrates (RFC 9000 section 9)");
-    if (!this.handshakeConfirmed) throw new TsquicError("ERR_QUIC_MIGRATION_NOT_ALLOWED", "cannot migrate before the handshake is confirmed (RFC 9000 section 9)");
+    if (!this.handshakeComplete) throw new TsquicError("ERR_QUIC_MIGRATION_NOT_ALLOWED", "cannot migrate before the handshake is confirmed (RFC 9000 section 9)");
     // disable_active_migration covers the handshake address only, not the preferred address once used (RFC 9000 section 18.2).
     if (this.peerParams?.disableActiveMigration && !options.natRebinding && !this.paths.current.preferred) {
       throw new TsquicError("ERR_QUIC_MIGRATION_DISABLED", "the server sent disable_active_migration (RFC 9000 section 18.2): it does not accept a client moving to a new address");
     }
-    this.paths.migrate(local, now, options.natRebinding ?? false);
+    if (!this.handshakeConfirmed) {
+      this.deferredMigration = { local, natRebinding: options.natRebinding ?? false };
+      return;
+    }
+    if (!this.paths.migrate(local, now, options.natRebinding ?? false)) {
+      throw new TsquicError("ERR_QUIC_NO_CONNECTION_ID", "cannot migrate: the peer has given no unused connection ID (RFC 9000 section 9.5)");
+    }
     this.routingGen++;
   }
+
+  /** A migration asked for before the handshake was confirmed; it starts at confirmation. */
+  private deferredMigration: { local: SocketAddress; natRebinding: boolean } | undefined;
 
   /**
    * Starts a 1-RTT key update (RFC 9001 section 6.1); the peer follows
@@ -1539,7 +1550,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     // Handshake keys are discarded once the handshake is confirmed (RFC 9001 section 4.9.2).
     this.discardSpace(PacketNumberSpace.Handshake, now);
     this.discardSpace(PacketNumberSpace.Initial, now);
-    this.maybeUsePreferredAddress(now);
+    if (!this.deferredMigration) this.maybeUsePreferredAddress(now);
+  }
+
+  /** Starts a migration deferred until confirmation, once the packet that confirmed (and its NEW_CONNECTION_ID frames) is processed. */
+  private startDeferredMigration(now: number): void {
+    const m = this.deferredMigration!;
+    this.deferredMigration = undefined;
+    if (!this.paths.migrate(m.local, now, m.natRebinding)) {
+      this.events.push({ type: "path_validation_failed", path: { local: m.local, remote: this.remote }, active: this.path, preferredAddress: false, aborted: false });
+    }
+    this.routingGen++;
   }
 
   /** Client: probes the server's preferred address once the handshake is confirmed, unless the policy rejects it (RFC 9000 section 9.6.1). */
@@ -1803,6 +1824,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (this.state === "closed" || this.state === "draining") return null;
     try {
       // Path probes and answers go first, each in its own datagram, possibly to another address.
+      if (this.deferredMigration && this.handshakeConfirmed && this.state === "established") this.startDeferredMigration(now);
       const probe = this.state === "established" ? this.paths.nextProbe(now) : undefined;
       const d = (probe && this.buildPathDatagram(probe, now)) || this.buildDatagram(now);
       this.tracer?.sync(now);

@@ -9,7 +9,6 @@
  */
 import { randomFillSync } from "node:crypto";
 import { equalBytes } from "../../util/bytes.js";
-import { TsquicError } from "../../util/errors.js";
 import type { ConnectionIdEntry, PeerConnectionIds } from "../cid.js";
 import type { PathInfo, SocketAddress } from "../types.js";
 import { NetworkPath, PATH_AMPLIFICATION_FACTOR, PATH_CHALLENGE_LENGTH, sameAddress, type PathAddresses } from "./path.js";
@@ -207,26 +206,26 @@ export class PathManager {
    * (RFC 9000 section 9.2) with an unused peer CID (section 9.5); the
    * connection moves there once the path is validated. With `rebinding`,
    * moves at once with no validation and no new CID, as a NAT rebinding
-   * would (for tests of the peer's handling).
+   * would (for tests of the peer's handling). Returns false, changing
+   * nothing, when the peer has given no unused CID.
    */
-  migrate(local: SocketAddress, now: number, rebinding = false): void {
+  migrate(local: SocketAddress, now: number, rebinding = false): boolean {
     if (rebinding) {
       this.abortProbe();
       const next = new NetworkPath(local, this.current.remote, true);
       this.switchTo(next, now);
       this.previous = undefined;
-      return;
+      return true;
     }
     const dcid = this.host.peerCids.takeSpare();
-    if (!dcid) {
-      throw new TsquicError("ERR_QUIC_NO_CONNECTION_ID", "cannot migrate: the peer has given no unused connection ID (RFC 9000 section 9.5)");
-    }
+    if (!dcid) return false;
     this.abortProbe();
     this.probe = new NetworkPath(local, this.current.remote, false);
     // We chose this peer address: no anti-amplification toward it.
     this.probe.addressValidated = true;
     this.probe.dcid = dcid;
     this.startValidation(this.probe, now);
+    return true;
   }
 
   /** Client: probes the server's preferred address with the CID the server gave for it (RFC 9000 section 9.6.1). */
