@@ -1,15 +1,17 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { serve } from "../h3/server.js";
 import { createHqApp } from "../hq/server.js";
 import { HQ_ALPN } from "../hq/request-line.js";
 import { createDevelopmentCertificates } from "../pki/generate.js";
 import { keylogToFile } from "../driver/keylog-file.js";
+import { formatAddress } from "../quic/types.js";
 import { staticFileHandler } from "./static-files.js";
 
-const USAGE = "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR] [--retry] [--max-udp-payload N]";
+const USAGE = "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR] [--retry] [--max-udp-payload N] [--preferred-address ADDR:PORT]";
 
 /**
  * `tsquic serve`: serves a directory over HTTP/3 and hq-interop on one UDP
@@ -30,6 +32,7 @@ export async function runServe(args: string[]): Promise<number> {
       "qlog-dir": { type: "string" },
       retry: { type: "boolean" },
       "max-udp-payload": { type: "string" },
+      "preferred-address": { type: "string" },
       quiet: { type: "boolean", short: "q" },
     },
   });
@@ -60,6 +63,18 @@ export async function runServe(args: string[]): Promise<number> {
     key = dev.leaf.keyPem;
     process.stderr.write(`using a generated development certificate; its CA is ${join(dir, "ca.pem")}\n`);
   }
+  let preferredAddress: { ipv4?: { address: string; port: number }; ipv6?: { address: string; port: number } } | undefined;
+  if (values["preferred-address"]) {
+    // RFC 9000 section 9.6: clients move here after the handshake; port 0 picks a free one (printed on stderr).
+    const v = values["preferred-address"];
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
+    if (!m || !isIP(m[1]!) || Number(m[2]) > 65535) {
+      process.stderr.write(`tsquic serve: --preferred-address ${v}: expected ADDR:PORT or [IPV6]:PORT with an IP literal\n`);
+      return 2;
+    }
+    const a = { address: m[1]!, port: Number(m[2]) };
+    preferredAddress = isIP(a.address) === 6 ? { ipv6: a } : { ipv4: a };
+  }
   // SSLKEYLOGFILE is the variable browsers and curl honour for the same purpose.
   const keylogPath = values.keylog ?? process.env.SSLKEYLOGFILE;
   const keylog = keylogPath ? keylogToFile(keylogPath) : undefined;
@@ -74,12 +89,15 @@ export async function runServe(args: string[]): Promise<number> {
     ...(keylog ? { keylog } : {}),
     ...(values["qlog-dir"] ? { qlog: values["qlog-dir"] } : {}),
     ...(values.retry ? { validateAddress: true } : {}),
+    ...(preferredAddress ? { preferredAddress } : {}),
     ...(values["max-udp-payload"] ? { maxUdpPayloadSize: Number(values["max-udp-payload"]) } : {}),
   });
   await server.ready;
   // The port on stdout (and nothing else) lets scripts and tests find a server started with --port 0.
   process.stdout.write(`${server.port}\n`);
   if (!values.quiet) process.stderr.write(`serving ${values.root} over h3 and ${HQ_ALPN} on ${server.hostname}:${server.port}\n`);
+  const offered = server.preferredAddress;
+  if (offered && !values.quiet) process.stderr.write(`preferred address offered to clients: ${[offered.ipv4, offered.ipv6].filter((a) => a).map((a) => formatAddress(a!)).join(", ")}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGINT", stop);

@@ -55,6 +55,8 @@ export interface ServeOptions {
   qlog?: QlogOption;
   /** Require a Retry round trip (address validation, RFC 9000 section 8.1.2). */
   validateAddress?: boolean;
+  /** Addresses offered to clients in preferred_address (RFC 9000 section 9.6); see `listen()`. */
+  preferredAddress?: QuicServerOptions["preferredAddress"];
   /** Most simultaneous connections. */
   maxConnections?: number;
   /**
@@ -145,6 +147,7 @@ export class H3Server {
         server: true,
         ...(options.validateAddress ? { requireRetry: true } : {}),
         ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+        ...(options.preferredAddress ? { preferredAddress: options.preferredAddress } : {}),
       },
       (c) => this.onActivity(c),
     ).then((udp) => {
@@ -158,6 +161,11 @@ export class H3Server {
   /** The bound port (the requested one until `ready` resolves). */
   get port(): number {
     return this.udp?.address.port ?? this.requestedPort;
+  }
+
+  /** The preferred addresses offered to clients, as bound (ports resolved once `ready`); undefined without the option. */
+  get preferredAddress(): QuicServerOptions["preferredAddress"] {
+    return this.udp?.endpoint.config.preferredAddress;
   }
 
   /** The bound address. */

@@ -30,6 +30,8 @@ export interface HqServerOptions extends QuicTransportOptions {
   alpn?: string | string[];
   /** Require a Retry round trip first (RFC 9000 section 8.1.2). */
   validateAddress?: boolean;
+  /** Addresses offered to clients in preferred_address (RFC 9000 section 9.6); see `listen()`. */
+  preferredAddress?: QuicServerOptions["preferredAddress"];
   /** Bytes read from disk per step. Default 64 KiB. */
   chunkSize?: number;
   /** Longest request line accepted, CRLF included. Default 4096. */
@@ -305,6 +307,7 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     alpn: options.alpn ?? [HQ_ALPN],
     quic: { cert: options.cert, key: options.key },
     ...(options.validateAddress ? { validateAddress: true } : {}),
+    ...(options.preferredAddress ? { preferredAddress: options.preferredAddress } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
     ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),

@@ -8,14 +8,14 @@
  * and process is stopped before a case returns.
  */
 import { existsSync, mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
-import { keyupdateTsquic, resumptionTsquic, resumptionProbeNgtcp2 } from "./raw.js";
+import { clientMigrationTsquic, keyupdateTsquic, resumptionTsquic, resumptionProbeNgtcp2 } from "./raw.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UdpProxy, type ProxyConditions, type UdpProxyOptions } from "../../src/testing/udp-proxy.js";
 import { serveHq, getHq } from "../../src/hq/index.js";
 import { createCertificate } from "../../src/pki/generate.js";
 import { REPO_ROOT, createFileSet, compareDownloads, startNgtcp2Server, runNgtcp2Client, spawnProcess, tempOutputDir, tail, type FileSet, type HarnessProcess } from "../interop/harness-files.js";
-import { tempCertificates } from "../interop/peers.js";
+import { freeUdpPort, tempCertificates } from "../interop/peers.js";
 
 export type Peer = "tsquic" | "ngtcp2-server" | "ngtcp2-client";
 export const PEERS: readonly Peer[] = ["tsquic", "ngtcp2-server", "ngtcp2-client"];
@@ -72,6 +72,7 @@ interface Scenario {
   h3?: boolean;
   tsquicServer?: Parameters<typeof serveHq>[0] extends infer O ? Partial<O> : never;
   tsquicClient?: Parameters<typeof getHq>[2];
+  /** gtlsserver options; "{freePort}" in one becomes a free UDP port. */
   ngtcp2ServerArgs?: string[];
   /** Extra `tsquic serve` options. */
   tsquicServeArgs?: string[];
@@ -85,8 +86,12 @@ interface Scenario {
 class ProxyRecorder {
   c2sBytes = 0;
   s2cBytes = 0;
+  /** Every byte the proxy forwarded from the server, handshake or not. */
+  s2cTotal = 0;
   retrySeen = false;
   rebinds = 0;
+  /** Client addresses the proxy saw. */
+  clients = 0;
   clientHandshakeSeen = false;
   /** Worst ratio (server bytes sent before validation) / (client bytes received), and a violation note. */
   amplificationViolations: string[] = [];
@@ -98,6 +103,7 @@ class ProxyRecorder {
       this.c2sBytes += p.length;
       if (long && type === 2) this.clientHandshakeSeen = true;
     } else {
+      this.s2cTotal += p.length;
       if (long && type === 3) this.retrySeen = true;
       if (!this.clientHandshakeSeen) {
         this.s2cBytes += p.length;
@@ -122,6 +128,7 @@ async function withProxy<T>(targetPort: number, s: Scenario, rec: ProxyRecorder,
     return await fn(proxy.address.port);
   } finally {
     rec.rebinds = proxy.stats.rebinds;
+    rec.clients = proxy.stats.clients;
     await proxy.close();
   }
 }
@@ -210,7 +217,9 @@ async function runScenario(s: Scenario, peer: Peer): Promise<string[]> {
       const server =
         peer === "tsquic"
           ? await startTsquicServe(set.dir, certs)
-          : await startNgtcp2Server({ root: set.dir, cert: certs.cert, key: certs.key, ...(s.ngtcp2Ciphers ? { ciphers: s.ngtcp2Ciphers } : {}), args: s.ngtcp2ServerArgs ?? [] }).then((p) => Object.assign(p.process, { port: p.port }));
+          : await startNgtcp2Server({ root: set.dir, cert: certs.cert, key: certs.key, ...(s.ngtcp2Ciphers ? { ciphers: s.ngtcp2Ciphers } : {}), args: await withFreePorts(s.ngtcp2ServerArgs ?? []) }).then((p) =>
+              Object.assign(p.process, { port: p.port }),
+            );
       try {
         problems = await withProxy(server.port, s, rec, (port) =>
           runPool(n, parallel, async () => {
@@ -249,6 +258,11 @@ async function runScenario(s: Scenario, peer: Peer): Promise<string[]> {
   }
 }
 
+/** Replaces "{freePort}" in arguments with a free UDP port each. */
+async function withFreePorts(args: string[]): Promise<string[]> {
+  return Promise.all(args.map(async (a) => (a.includes("{freePort}") ? a.replace("{freePort}", String(await freeUdpPort())) : a)));
+}
+
 /** A case: a scenario per peer, or a reason the peer (or tsquic) cannot run it. */
 export interface InteropCase {
   name: string;
@@ -267,6 +281,11 @@ const small = { initialMaxData: 64 * 1024, initialMaxStreamDataBidiLocal: 32 * 1
 const smallNgtcp2 = ["--max-data=65536", "--max-stream-data-bidi-local=32768", "--max-stream-data-bidi-remote=32768", "--max-stream-data-uni=32768"];
 
 const rebound = (r: ProxyRecorder): string[] => (r.rebinds >= 1 ? [] : ["the proxy never rebound during the transfer"]);
+/** The client moved to a new socket: the proxy saw a second client address. */
+const migrated = (r: ProxyRecorder): string[] => (r.clients >= 2 ? [] : ["the proxy saw one client address: the client never moved"]);
+/** The client reached the server's preferred address directly: most of the file did not cross the proxy (RFC 9000 section 9.6). */
+const movedPastProxy = (r: ProxyRecorder): string[] =>
+  r.s2cTotal < MB ? [] : [`the client did not move to the preferred address: ${r.s2cTotal} B of the 5 MB file came through the proxy`];
 
 export const CASES: InteropCase[] = [
   { name: "handshake", scenario: () => ({ files: one, timeoutMs: 20_000 }) },
@@ -347,6 +366,27 @@ export const CASES: InteropCase[] = [
   { name: "transfercorruption", scenario: () => ({ files: { "2m.bin": 2 * MB }, c2s: { corrupt: 0.02 }, s2c: { corrupt: 0.02 }, timeoutMs: 60_000 }) },
   { name: "rebind-port", scenario: () => ({ files: { "5m.bin": 5 * MB }, c2s: { bandwidth: 2 * MB }, s2c: { bandwidth: 2 * MB }, rebind: { everyMs: 1000 }, timeoutMs: 30_000, check: rebound }) },
   { name: "rebind-addr", scenario: () => ({ files: { "5m.bin": 5 * MB }, c2s: { bandwidth: 2 * MB }, s2c: { bandwidth: 2 * MB }, rebind: { everyMs: 1000, newAddress: true }, timeoutMs: 30_000, check: rebound }) },
+  {
+    name: "connectionmigration",
+    scenario: () => ({
+      files: { "5m.bin": 5 * MB },
+      timeoutMs: 30_000,
+      tsquicServer: { preferredAddress: { ipv4: { address: "127.0.0.1", port: 0 } } },
+      tsquicServeArgs: ["--preferred-address", "127.0.0.1:0"],
+      ngtcp2ServerArgs: ["--preferred-ipv4-addr=127.0.0.1:{freePort}"],
+      check: movedPastProxy,
+    }),
+  },
+  {
+    // Not an interop-runner case: the client moves to a new socket on its own (RFC 9000 section 9.2), mid-transfer.
+    name: "clientmigration",
+    scenario: (peer) =>
+      peer === "tsquic"
+        ? clientMigrationTsquic
+        : peer === "ngtcp2-client"
+          ? { files: { "5m.bin": 5 * MB }, c2s: { bandwidth: 2 * MB }, s2c: { bandwidth: 2 * MB }, ngtcp2ClientArgs: ["--change-local-addr=300ms"], timeoutMs: 30_000, check: migrated }
+          : "tsquic's HTTP/3 clients (tsquic get, fetch) have no migrate(); tsquic's client migration is checked against tsquic here and against gtlsserver's preferred address in connectionmigration",
+  },
 ];
 
 /** Runs one case against one peer. */

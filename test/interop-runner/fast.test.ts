@@ -14,6 +14,15 @@ const FAST: Array<[string, Peer]> = [
   ["keyupdate", "tsquic"],
   ["keyupdate", "ngtcp2-client"],
   ["transfer", "tsquic"],
+  ["rebind-port", "tsquic"],
+  ["rebind-port", "ngtcp2-client"],
+  ["rebind-addr", "tsquic"],
+  ["rebind-addr", "ngtcp2-client"],
+  ["connectionmigration", "tsquic"],
+  ["connectionmigration", "ngtcp2-server"],
+  ["connectionmigration", "ngtcp2-client"],
+  ["clientmigration", "tsquic"],
+  ["clientmigration", "ngtcp2-client"],
 ];
 
 for (const [name, peer] of FAST) {

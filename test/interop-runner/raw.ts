@@ -1,6 +1,6 @@
 /**
  * tsquic <-> tsquic cases that need the raw QUIC API (quic()/listen()):
- * keyupdate and resumption. A tiny file protocol: the client opens a
+ * keyupdate, resumption and clientmigration. A tiny file protocol: the client opens a
  * stream, sends "name\n"; the server answers with the file and FIN. The
  * client hashes what arrives and compares with the original's SHA-256.
  */
@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { listen, quic, type QuicSocket } from "../../src/api/quic.js";
-import { UdpProxy } from "../../src/testing/udp-proxy.js";
+import { UdpProxy, type ProxyConditions, type ProxyStats } from "../../src/testing/udp-proxy.js";
 import { createFileSet, type FileSet } from "../interop/harness-files.js";
 import { tempCertificates } from "../interop/peers.js";
 
@@ -19,10 +19,11 @@ interface Rig {
   ca: Buffer;
   proxyPort: number;
   serverSockets: QuicSocket[];
+  proxyStats(): ProxyStats;
   stop(): Promise<void>;
 }
 
-async function rig(files: Record<string, number>): Promise<Rig> {
+async function rig(files: Record<string, number>, conditions: ProxyConditions = {}): Promise<Rig> {
   const set = createFileSet(files);
   const certs = await tempCertificates();
   const serverSockets: QuicSocket[] = [];
@@ -50,12 +51,18 @@ async function rig(files: Record<string, number>): Promise<Rig> {
     },
   });
   await server.ready;
-  const proxy = await UdpProxy.start({ listen: { address: "127.0.0.1", port: 0 }, target: { address: "127.0.0.1", port: server.port } });
+  const proxy = await UdpProxy.start({
+    listen: { address: "127.0.0.1", port: 0 },
+    target: { address: "127.0.0.1", port: server.port },
+    clientToServer: conditions,
+    serverToClient: conditions,
+  });
   return {
     set,
     ca: readFileSync(certs.ca),
     proxyPort: proxy.address.port,
     serverSockets,
+    proxyStats: () => proxy.stats,
     async stop() {
       await proxy.close();
       server.stop(true);
@@ -134,6 +141,35 @@ export async function keyupdateTsquic(): Promise<string[]> {
       }
       if (c.socket.connection.keyPhase !== 1) problems.push(`client sends with key phase ${c.socket.connection.keyPhase}, expected 1`);
       if (c.socket.stats().keyUpdates < 1) problems.push("client counted no key update");
+      return problems;
+    } finally {
+      c.socket.close();
+    }
+  } finally {
+    await r.stop();
+  }
+}
+
+/**
+ * clientmigration: 300 ms into a 5 MB download through a 2 MB/s proxy the
+ * client moves to a new UDP socket (socket.migrate(), RFC 9000 section
+ * 9.2); the proxy sees a second client, and the file must arrive intact.
+ */
+export async function clientMigrationTsquic(): Promise<string[]> {
+  const MB = 1024 * 1024;
+  const r = await rig({ "5m.bin": 5 * MB }, { bandwidth: 2 * MB });
+  try {
+    const c = await connect(r);
+    try {
+      let downloaded = false;
+      const download = c.fetchFile("5m.bin").finally(() => (downloaded = true));
+      await new Promise((ok) => setTimeout(ok, 300));
+      const before = c.socket.localAddress;
+      const path = await c.socket.migrate();
+      const problems = downloaded ? ["the download ended before the migration was validated"] : [];
+      problems.push(...checkFile(r.set, "5m.bin", await download));
+      if (path.local?.port === before.port) problems.push(`the client still uses port ${before.port}`);
+      if (r.proxyStats().clients < 2) problems.push("the proxy saw one client address: nothing moved");
       return problems;
     } finally {
       c.socket.close();
