@@ -632,7 +632,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
    * may have changed, so an endpoint re-reads them only then.
    */
   get routingGeneration(): number {
-    return this.routingGen;
+    return this.routingGen + this.paths.cidChanges;
   }
 
   private routingGen = 0;
@@ -837,7 +837,6 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (!this.paths.migrate(local, now, options.natRebinding ?? false)) {
       throw new TsquicError("ERR_QUIC_NO_CONNECTION_ID", "cannot migrate: the peer has given no unused connection ID (RFC 9000 section 9.5)");
     }
-    this.routingGen++;
   }
 
   /** A migration asked for before the handshake was confirmed; it starts at confirmation. */
@@ -1116,7 +1115,6 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       // The peer moved when its newest non-probing packet comes from another path (RFC 9000 section 9.3); servers follow, once the handshake is confirmed (section 9).
       if (otherPath && largest && (flags & PAYLOAD_NON_PROBING) !== 0 && this.role === "server" && this.handshakeConfirmed) {
         this.paths.onPeerMigrated(path, now, header.dcid, buf.length);
-        this.routingGen++;
       } else if (!otherPath) {
         this.notePeerCid(header.dcid);
       }
@@ -1240,7 +1238,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         return;
       case "path_response":
         this.paths.onResponse(f.data, now);
-        this.routingGen++;
+        // A validated path lifts its amplification limit, and the PTO with it (RFC 9002 section 6.2.2.1).
+        if (this.amplificationBudget() >= MIN_PACKET_ROOM) this.recovery.setAmplificationLimited(false, now);
         return;
       case "connection_close":
         this.onPeerClose(f, now);
@@ -1560,7 +1559,6 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (!this.paths.migrate(m.local, now, m.natRebinding)) {
       this.events.push({ type: "path_validation_failed", path: { local: m.local, remote: this.remote }, active: this.path, preferredAddress: false, aborted: false });
     }
-    this.routingGen++;
   }
 
   /** Client: probes the server's preferred address once the handshake is confirmed, unless the policy rejects it (RFC 9000 section 9.6.1). */
@@ -1786,7 +1784,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       this.closeSilently(new QuicConnectionError("ERR_QUIC_PATH_VALIDATION_FAILED", `path validation to ${formatAddress(this.remote)} failed and no validated path is left`, 0, false, false));
       return;
     }
-    this.routingGen++;
+    if (this.amplificationBudget() >= MIN_PACKET_ROOM) this.recovery.setAmplificationLimited(false, now);
     try {
       const action = this.recovery.onLossDetectionTimeout(now);
       if (action === TimeoutAction.Probe) this.prepareProbes();

@@ -105,13 +105,21 @@ export class PathManager {
     return undefined;
   }
 
-  /** Credits a received datagram to its path's amplification account; true when it raised the budget of the current path. */
+  /**
+   * Credits a received datagram to the current path's amplification
+   * account while its address is unvalidated (the only path that can be:
+   * the fallback was validated, and we chose a probe's address ourselves).
+   * True when it did.
+   */
   onDatagram(info: PathInfo, length: number): boolean {
-    const p = this.find(info);
-    if (!p || p.addressValidated) return false;
+    const p = this.current;
+    if (p.addressValidated || !p.matches(info)) return false;
     p.bytesReceived += length;
-    return p === this.current;
+    return true;
   }
+
+  /** Changes whenever the peer CID in use changed here, so the endpoint re-reads the connection's reset token. */
+  cidChanges = 0;
 
   /** Counts bytes sent on the current path while its address is unvalidated. */
   onSent(bytes: number): void {
@@ -194,7 +202,10 @@ export class PathManager {
     this.localCidInUse = dcid.slice();
     if (changedCid) {
       const fresh = this.host.peerCids.peekSpare();
-      if (fresh) this.host.peerCids.switchTo(fresh);
+      if (fresh) {
+        this.host.peerCids.switchTo(fresh);
+        this.cidChanges++;
+      }
     }
     if (addressChanged(old, next)) this.host.onPathChange(now);
     if (!next.validated) this.startValidation(next, now);
@@ -257,7 +268,10 @@ export class PathManager {
     const old = this.current;
     this.current = p;
     if (p.dcid) {
-      if (this.host.peerCids.isActive(p.dcid)) this.host.peerCids.switchTo(p.dcid);
+      if (this.host.peerCids.isActive(p.dcid)) {
+        this.host.peerCids.switchTo(p.dcid);
+        this.cidChanges++;
+      }
       p.dcid = undefined;
     }
     if (addressChanged(old, p)) this.host.onPathChange(now, rttSample);
