@@ -118,11 +118,10 @@ export class SimulatedLink {
 
   /**
    * Changes participant `i`'s address (NAT rebinding): later datagrams come
-   * from the new one, and datagrams still on their way to the old one are
-   * lost, as a NAT forgets the old mapping.
+   * from the new one. Datagrams to the old address still arrive unless it
+   * is made {@link unreachable}, as when a NAT forgets the old mapping.
    */
   rebind(i: 0 | 1, to: SocketAddress): void {
-    this.gone[i].add(formatAddress(this.addresses[i]));
     this.gone[i].delete(formatAddress(to));
     this.addresses[i] = to;
   }

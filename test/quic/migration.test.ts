@@ -54,7 +54,11 @@ for (const [what, moved] of [
     const before = p.link.address(0);
     const after = moved(before);
     const rebindAt = p.link.now + 60;
-    p.link.schedule(rebindAt, () => p.link.rebind(0, after));
+    p.link.schedule(rebindAt, () => {
+      // The NAT forgets the old mapping: what the server still sends there is lost.
+      p.link.rebind(0, after);
+      p.link.unreachable(0, before);
+    });
     const serverEvents: ConnectionEvent[] = [];
     const r = transfer(p, server, { streams: 2, bytesPerStream: 512 * KB, echo: true, serverEvents });
     assert.equal(r.error, undefined);
@@ -223,6 +227,7 @@ test("disable_active_migration: the client refuses to migrate, a server drops a 
   assert.deepEqual(server.remote, p.link.address(0));
   // A NAT rebinding (same CID) is still followed: the client did not choose it.
   const after = { address: "10.0.0.1", port: 40_001 };
+  p.link.unreachable(0, p.link.address(0));
   p.link.rebind(0, after);
   const r = transfer(p, server, { streams: 1, bytesPerStream: 128 * KB, echo: true });
   assert.ok(r.completed && r.intact, r.error ?? "no data after the rebinding");
