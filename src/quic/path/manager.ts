@@ -78,6 +78,18 @@ function addressChanged(a: NetworkPath, b: NetworkPath): boolean {
   return a.remote.address !== b.remote.address || (a.local !== undefined && b.local !== undefined && a.local.address !== b.local.address);
 }
 
+/** When `p` next needs a timer: its validation deadline, or a challenge due that its amplification budget allows. */
+function deadlineOf(p: NetworkPath): number {
+  if (!p.validating) return Infinity;
+  // A challenge the budget does not allow yet waits for bytes from the peer, not for a timer.
+  return p.budget >= MIN_PROBE_SIZE ? Math.min(p.validationDeadline, p.nextChallengeAt) : p.validationDeadline;
+}
+
+/** `p` when a challenge is due on it at `now` and its budget allows one. */
+function challengeDue(p: NetworkPath | undefined, now: number): NetworkPath | undefined {
+  return p !== undefined && p.nextChallengeAt <= now && p.budget >= MIN_PROBE_SIZE ? p : undefined;
+}
+
 /** The paths of one connection; see the module comment. */
 export class PathManager {
   /** The path packets are sent on. */
@@ -289,14 +301,8 @@ export class PathManager {
 
   /** The next time {@link onTimeout} has work: a challenge to resend or a validation deadline. */
   timeout(): number {
-    let t = Infinity;
-    for (const p of [this.current, this.probe]) {
-      if (!p || !p.validating) continue;
-      if (p.validationDeadline < t) t = p.validationDeadline;
-      // A challenge the amplification budget does not allow yet waits for bytes from the peer, not for a timer.
-      if (p.nextChallengeAt < t && p.budget >= MIN_PROBE_SIZE) t = p.nextChallengeAt;
-    }
-    return t;
+    const t = deadlineOf(this.current);
+    return this.probe ? Math.min(t, deadlineOf(this.probe)) : t;
   }
 
   /**
@@ -345,11 +351,9 @@ export class PathManager {
       this.responses.shift();
       return { local: r.local, remote: r.remote, dcid: this.dcidFor(p), response: r.data, challenge, budget };
     }
-    for (const p of [this.current, this.probe]) {
-      if (!p || p.nextChallengeAt > now || p.budget < MIN_PROBE_SIZE) continue;
-      return { local: p.local, remote: p.remote, dcid: this.dcidFor(p), response: undefined, challenge: this.newChallenge(p, now), budget: p.budget };
-    }
-    return undefined;
+    const p = challengeDue(this.current, now) ?? challengeDue(this.probe, now);
+    if (!p) return undefined;
+    return { local: p.local, remote: p.remote, dcid: this.dcidFor(p), response: undefined, challenge: this.newChallenge(p, now), budget: p.budget };
   }
 
   /** Counts a probe datagram against its path's amplification budget. */
