@@ -1085,8 +1085,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       }
     }
     // A 1-RTT packet from another path (RFC 9000 section 9): dropped, followed after its frames, or just answered.
+    // A client drops those from server addresses it did not choose (section 9.6).
     const otherPath = space === PacketNumberSpace.Application && !this.paths.current.matches(path);
-    if (otherPath && this.refusesMigration(header.dcid, path)) {
+    if (otherPath && (this.role === "client" ? !this.paths.knowsServerAddress(path.from) : this.refusesMigration(header.dcid, path))) {
       this.packetsDropped++;
       return false;
     }
@@ -1139,8 +1140,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   }
 
   /**
-   * True when a packet from another path must be dropped: a server that
-   * sent disable_active_migration drops packets on which the client moved
+   * True when a server must drop a packet from another path: having sent
+   * disable_active_migration, it drops packets on which the client moved
    * on purpose (a new CID, RFC 9000 sections 9 and 9.5) unless they reach
    * our preferred address (section 9.6), but follows a NAT rebinding (same
    * CID), which the client did not choose. Before the handshake is

@@ -184,7 +184,12 @@ test("preferred address: the client validates it after the handshake and moves t
   const preferred = { address: "10.0.0.3", port: 8443 };
   const p = makePair({ serverConfig: { preferredAddress: { ipv4: preferred } } });
   const server = establish(p);
+  // Until it has validated the path from its preferred address, the server sends only probes from there (RFC 9000 section 9.6.2).
+  let earlyFromPreferred = 0;
+  p.link.replace(1, new Spy(p.server, { afterSend: (d) => void (d.from?.address === preferred.address && server.local?.address !== preferred.address && earlyFromPreferred++) }));
   assert.ok(p.link.run(() => p.conn.remote.address === preferred.address && server.local?.address === preferred.address, 5_000), "the client did not move");
+  assert.ok(earlyFromPreferred >= 1 && earlyFromPreferred <= 2, `${earlyFromPreferred} datagrams from the preferred address before its path was validated`);
+  assert.equal(eventOf(drain(server), "path_validated")?.preferredAddress, true);
   const events = drain(p.conn);
   const used = eventOf(events, "preferred_address_used");
   assert.ok(used, "no preferred_address_used event");
@@ -232,4 +237,30 @@ test("disable_active_migration: the client refuses to migrate, a server drops a 
   const r = transfer(p, server, { streams: 1, bytesPerStream: 128 * KB, echo: true });
   assert.ok(r.completed && r.intact, r.error ?? "no data after the rebinding");
   assert.deepEqual(server.remote, after);
+});
+
+test("a client discards 1-RTT packets from a server address it did not choose (RFC 9000 section 9.6)", () => {
+  const p = makePair();
+  const server = establish(p);
+  p.link.run(() => p.conn.isHandshakeConfirmed, 1_000);
+  const processed = p.conn.packetsProcessed;
+  const dropped = p.conn.stats().packetsDropped;
+  let copied = false;
+  // The server's next datagram reaches the client only from another address.
+  p.link.setConditions(1, {
+    delay: 10,
+    tamper: (d) => {
+      if (!copied) {
+        copied = true;
+        p.link.inject(1, new Uint8Array(d), 1, { address: "10.0.0.99", port: 443 });
+      }
+      return null;
+    },
+  });
+  server.ping();
+  p.link.run(() => copied && p.conn.stats().packetsDropped > dropped, 5);
+  assert.ok(copied, "the server sent nothing");
+  assert.equal(p.conn.packetsProcessed, processed);
+  assert.equal(p.conn.stats().packetsDropped, dropped + 1);
+  assert.deepEqual(p.conn.remote, p.link.address(1));
 });

@@ -38,7 +38,7 @@ export type PathEvent =
   | { type: "path_validation_failed"; path: PathAddresses; active: PathAddresses; preferredAddress: boolean; aborted: boolean }
   /** The peer's packets come from a new address and the connection follows it (server side, RFC 9000 section 9.3). */
   | { type: "peer_address_changed"; path: PathAddresses; previous: PathAddresses }
-  /** A client moved to the server's preferred address (RFC 9000 section 9.6). */
+  /** The connection moved to the server's preferred address (RFC 9000 section 9.6): a client once it validated it, the server once it validated the path from there. */
   | { type: "preferred_address_used"; path: PathAddresses };
 
 /** What the path manager needs from its connection. */
@@ -170,7 +170,8 @@ export class PathManager {
       const old = this.current;
       this.probe = undefined;
       this.switchTo(p, now, now - p.firstChallengeAt);
-      this.previous = undefined;
+      // Packets from the path left behind are still accepted for a while (RFC 9000 section 9.6.2); it is no fallback.
+      this.previous = old;
       this.host.emit({ type: "path_validated", path: p.addresses(), previous: old.addresses(), preferredAddress: p.preferred });
       if (p.preferred) this.host.emit({ type: "preferred_address_used", path: p.addresses() });
     } else if (p === this.current) {
@@ -198,11 +199,14 @@ export class PathManager {
    */
   onPeerMigrated(info: PathInfo, now: number, dcid: Uint8Array, datagramLength: number): void {
     const old = this.current;
+    if (this.probe?.matches(info)) return;
+    if (sameAddress(info.from, old.remote) && old.addressValidated && !sameAddress(info.to, old.local)) {
+      this.probeOurNewAddress(info, dcid, now);
+      return;
+    }
     let next = this.previous?.matches(info) ? this.previous : undefined;
     if (!next) {
-      // Only our local address changed (the preferred address): the peer's address is the one already validated.
-      const known = sameAddress(info.from, old.remote) && old.addressValidated;
-      next = new NetworkPath(info.to, info.from, known);
+      next = new NetworkPath(info.to, info.from, false);
       next.bytesReceived = datagramLength;
     }
     if (old.validating) old.endValidation();
@@ -222,6 +226,33 @@ export class PathManager {
     if (addressChanged(old, next)) this.host.onPathChange(now);
     if (!next.validated) this.startValidation(next, now);
     this.host.emit({ type: "peer_address_changed", path: next.addresses(), previous: old.addresses() });
+  }
+
+  /**
+   * Server: the client now sends to another of our addresses (the
+   * preferred address) from its known address. We probe the path from
+   * there, under a fresh CID when the client changed its own, and keep
+   * sending from the original address until the probe is answered (RFC
+   * 9000 section 9.6.2).
+   */
+  private probeOurNewAddress(info: PathInfo, dcid: Uint8Array, now: number): void {
+    const p = new NetworkPath(info.to, info.from, false);
+    p.addressValidated = true;
+    p.preferred = true;
+    if (this.localCidInUse !== undefined && !equalBytes(dcid, this.localCidInUse)) p.dcid = this.host.peerCids.takeSpare();
+    this.abortProbe();
+    this.probe = p;
+    this.startValidation(p, now);
+  }
+
+  /**
+   * Client: true for packets from an address of the server we chose: the
+   * current one, one we probe, or the one we left (the server sends from
+   * there until it has validated our move, RFC 9000 section 9.6.2). Packets
+   * from any other server address are to be discarded (section 9.6).
+   */
+  knowsServerAddress(from: SocketAddress): boolean {
+    return sameAddress(from, this.current.remote) || sameAddress(from, this.probe?.remote) || sameAddress(from, this.previous?.remote);
   }
 
   /**
