@@ -1235,7 +1235,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       }
       case "path_challenge":
         // Answered on the path it came from (RFC 9000 section 8.2.2); a burst of challenges gets a bounded number of answers.
-        this.paths.onChallenge(f.data, this.rxPath, this.rxDatagramLength);
+        this.paths.onChallenge(f.data, this.rxPath, this.rxDatagramLength, now, this.role === "server" && this.handshakeConfirmed);
         return;
       case "path_response":
         this.paths.onResponse(f.data, now);

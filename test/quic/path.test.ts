@@ -93,8 +93,8 @@ test("path manager: validation retries with backoff, remembers a bounded number 
 test("path manager: one queued PATH_RESPONSE per path, at most a few paths, each limited to 3x what its datagram carried", () => {
   const { m } = manager();
   const to = { address: "10.0.0.2", port: 443 };
-  for (let i = 0; i < 10; i++) m.onChallenge(new Uint8Array(8).fill(i), { from: { address: "10.9.9.9", port: 1 }, to }, 100);
-  for (let i = 0; i < 10; i++) m.onChallenge(new Uint8Array(8).fill(i), { from: { address: `10.8.0.${i}`, port: 1 }, to }, 30);
+  for (let i = 0; i < 10; i++) m.onChallenge(new Uint8Array(8).fill(i), { from: { address: "10.9.9.9", port: 1 }, to }, 100, 0);
+  for (let i = 0; i < 10; i++) m.onChallenge(new Uint8Array(8).fill(i), { from: { address: `10.8.0.${i}`, port: 1 }, to }, 30, 0);
   const probes = [];
   for (let p = m.nextProbe(0); p; p = m.nextProbe(0)) probes.push(p);
   // The first path's latest challenge; the 30-byte datagrams buy 90 bytes each, enough for a small answer.

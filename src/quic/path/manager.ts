@@ -118,16 +118,20 @@ export class PathManager {
   }
 
   /**
-   * Credits a received datagram to the current path's amplification
-   * account while its address is unvalidated (the only path that can be:
-   * the fallback was validated, and we chose a probe's address ourselves).
-   * True when it did.
+   * Credits a received datagram to the amplification account of its path
+   * while that address is unvalidated: the current path or a path the
+   * peer probes (the fallback was validated; a client chose its probe's
+   * address). True when it raised the current path's budget.
    */
   onDatagram(info: PathInfo, length: number): boolean {
     const p = this.current;
-    if (p.addressValidated || !p.matches(info)) return false;
-    p.bytesReceived += length;
-    return true;
+    if (!p.addressValidated && p.matches(info)) {
+      p.bytesReceived += length;
+      return true;
+    }
+    const probe = this.probe;
+    if (probe && !probe.addressValidated && probe.matches(info)) probe.bytesReceived += length;
+    return false;
   }
 
   /** Changes whenever the peer CID in use changed here, so the endpoint re-reads the connection's reset token. */
@@ -143,8 +147,16 @@ export class PathManager {
     return this.current.budget;
   }
 
-  /** PATH_CHALLENGE arrived (RFC 9000 section 8.2.2): its answer goes back on the path it came from. */
-  onChallenge(data: Uint8Array, info: PathInfo, datagramLength: number): void {
+  /**
+   * PATH_CHALLENGE arrived (RFC 9000 section 8.2.2): its answer goes back
+   * on the path it came from. With `validate` (a server past the
+   * handshake), a challenge from an unknown path also starts our own
+   * validation of it, so a client that then moves there is followed
+   * without delay (section 9.6.3: servers SHOULD validate a probing
+   * client's new address). One such path at a time.
+   */
+  onChallenge(data: Uint8Array, info: PathInfo, datagramLength: number, now: number, validate = false): void {
+    if (validate && !this.probe && !this.find(info)) this.probePeerPath(info, datagramLength, now);
     for (const r of this.responses) {
       if (sameAddress(r.remote, info.from) && sameAddress(r.local, info.to)) {
         r.data = data.slice();
@@ -166,7 +178,10 @@ export class PathManager {
     p.endValidation();
     p.validated = true;
     p.addressValidated = true;
-    if (p === this.probe) {
+    if (p === this.probe && !p.moveWhenValidated) {
+      // A path the peer probes: we move there when its packets do.
+      this.host.emit({ type: "path_validated", path: p.addresses(), previous: this.current.addresses(), preferredAddress: p.preferred });
+    } else if (p === this.probe) {
       const old = this.current;
       this.probe = undefined;
       this.switchTo(p, now, now - p.firstChallengeAt);
@@ -199,12 +214,22 @@ export class PathManager {
    */
   onPeerMigrated(info: PathInfo, now: number, dcid: Uint8Array, datagramLength: number): void {
     const old = this.current;
-    if (this.probe?.matches(info)) return;
-    if (sameAddress(info.from, old.remote) && old.addressValidated && !sameAddress(info.to, old.local)) {
+    const probe = this.probe?.matches(info) ? this.probe : undefined;
+    // Our preferred address is used once we validated the path from it (RFC 9000 section 9.6.2).
+    if (probe?.moveWhenValidated) return;
+    if (!probe && sameAddress(info.from, old.remote) && old.addressValidated && !sameAddress(info.to, old.local)) {
       this.probeOurNewAddress(info, dcid, now);
       return;
     }
-    let next = this.previous?.matches(info) ? this.previous : undefined;
+    let next = probe ?? (this.previous?.matches(info) ? this.previous : undefined);
+    if (probe) {
+      this.probe = undefined;
+      if (probe.dcid && this.host.peerCids.isActive(probe.dcid)) {
+        this.host.peerCids.switchTo(probe.dcid);
+        this.cidChanges++;
+      }
+      probe.dcid = undefined;
+    }
     if (!next) {
       next = new NetworkPath(info.to, info.from, false);
       next.bytesReceived = datagramLength;
@@ -216,7 +241,7 @@ export class PathManager {
     this.current = next;
     const changedCid = this.localCidInUse !== undefined && !equalBytes(dcid, this.localCidInUse);
     this.localCidInUse = dcid.slice();
-    if (changedCid) {
+    if (changedCid && !probe) {
       const fresh = this.host.peerCids.peekSpare();
       if (fresh) {
         this.host.peerCids.switchTo(fresh);
@@ -224,8 +249,28 @@ export class PathManager {
       }
     }
     if (addressChanged(old, next)) this.host.onPathChange(now);
-    if (!next.validated) this.startValidation(next, now);
+    if (!next.validated && !next.validating) this.startValidation(next, now);
     this.host.emit({ type: "peer_address_changed", path: next.addresses(), previous: old.addresses() });
+  }
+
+  /**
+   * Server: starts validating a path the client probes from an address we
+   * do not know, under the unused CID we answer it with (RFC 9000 section
+   * 9.5), with the anti-amplification limit of an unvalidated address.
+   */
+  private probePeerPath(info: PathInfo, datagramLength: number, now: number): void {
+    const p = new NetworkPath(info.to, info.from, false);
+    p.moveWhenValidated = false;
+    p.bytesReceived = datagramLength;
+    p.dcid = this.host.peerCids.takeSpare();
+    // The client's known address reaching another of ours: our preferred address (RFC 9000 section 9.6.2).
+    if (sameAddress(info.from, this.current.remote) && this.current.addressValidated) {
+      p.addressValidated = true;
+      p.preferred = true;
+    }
+    this.probe = p;
+    // Our challenge leaves in the datagram that answers the client's (see nextProbe).
+    this.startValidation(p, now);
   }
 
   /**

@@ -43,6 +43,8 @@ export class NetworkPath implements PathAddresses {
   dcid: ConnectionIdEntry | undefined;
   /** The server's preferred address (RFC 9000 section 9.6), probed by a client. */
   preferred = false;
+  /** A probe we start moves the connection once validated; a server's probe of a path the peer probes waits for the peer's packets. */
+  moveWhenValidated = true;
   /** Challenges sent and not yet answered, newest last; any answer validates (RFC 9000 section 8.2.3). */
   readonly challenges: Uint8Array[] = [];
   /** When the first challenge left, for an RTT sample of the new path. */
