@@ -1,8 +1,9 @@
 /**
  * The paths of one connection (RFC 9000 sections 8.2 and 9): the active
- * path, the last validated one to fall back to, and a path a client is
- * probing before it moves there (its own new socket, or the server's
- * preferred address). Answers PATH_CHALLENGE on the path it came from,
+ * path, the last validated one to fall back to, and one path being
+ * probed: by a client before it moves there (its own new socket, or the
+ * server's preferred address), by a server when a client probes a new
+ * path or reaches its preferred address. Answers PATH_CHALLENGE on the path it came from,
  * validates new paths with PATH_CHALLENGE, follows a peer that moved
  * (NAT rebinding or migration), and tells the connection what to send.
  * The connection builds the packets; this module decides.
@@ -28,7 +29,12 @@ const MIN_PROBE_SIZE = 64;
 
 /** Events about paths, queued with the connection's other events. */
 export type PathEvent =
-  /** A path passed validation; when it was probed by this side, the connection now uses it (RFC 9000 section 8.2.3). */
+  /**
+   * A path passed validation (RFC 9000 section 8.2.3). When this side
+   * chose it (a client's migration or preferred address), the connection
+   * now uses it; a server moves to a path the client probes once the
+   * client's packets do (`peer_address_changed`).
+   */
   | { type: "path_validated"; path: PathAddresses; previous: PathAddresses; preferredAddress: boolean }
   /**
    * Validation failed (no answer within three PTOs, RFC 9000 section 8.2.4)
@@ -96,7 +102,7 @@ export class PathManager {
   current: NetworkPath;
   /** The last validated path, kept while the current one is being validated (RFC 9000 section 9.3.2). */
   previous: NetworkPath | undefined;
-  /** A path this side is probing before moving to it (client). */
+  /** The path being probed besides the current one (see the module comment). */
   probe: NetworkPath | undefined;
   /** Our CID the peer put on its latest packet on the current path: another one on a new path means it migrated on purpose. */
   localCidInUse: Uint8Array | undefined;
@@ -215,8 +221,12 @@ export class PathManager {
   onPeerMigrated(info: PathInfo, now: number, dcid: Uint8Array, datagramLength: number): void {
     const old = this.current;
     const probe = this.probe?.matches(info) ? this.probe : undefined;
-    // Our preferred address is used once we validated the path from it (RFC 9000 section 9.6.2).
+    // Our preferred address is used once we validated the path from it (RFC 9000 section 9.6.2): then onResponse moves.
     if (probe?.moveWhenValidated) return;
+    if (probe?.preferred && !probe.validated) {
+      probe.moveWhenValidated = true;
+      return;
+    }
     if (!probe && sameAddress(info.from, old.remote) && old.addressValidated && !sameAddress(info.to, old.local)) {
       this.probeOurNewAddress(info, dcid, now);
       return;
