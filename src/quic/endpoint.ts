@@ -278,7 +278,7 @@ export class Endpoint implements SansIo {
       // Version Negotiation only for datagrams that could carry an Initial (RFC 9000 section 6.1 and 14.1).
       if (datagram.length >= MIN_INITIAL_DATAGRAM_SIZE) {
         const vn = buildVersionNegotiation(header.scid, header.dcid, this.serverVersions);
-        this.queued.push({ data: vn, to: path.from, sendAt: now });
+        this.queued.push({ data: vn, to: path.from, from: path.to, sendAt: now });
         this.stats.versionNegotiationsSent++;
       } else {
         this.stats.packetsIgnored++;
@@ -363,7 +363,7 @@ export class Endpoint implements SansIo {
     if (o - pnOffset < MIN_PN_AND_PAYLOAD_LENGTH) o = pnOffset + MIN_PN_AND_PAYLOAD_LENGTH;
     patchLongHeaderLength(buf, pnOffset, o, 2);
     const end = prot.protect(buf, 0, pnOffset, 1, o, 0);
-    this.queued.push({ data: buf.subarray(0, end), to: path.from, sendAt: now });
+    this.queued.push({ data: buf.subarray(0, end), to: path.from, from: path.to, sendAt: now });
   }
 
   private sendRetry(version: number, clientDcid: Uint8Array, clientScid: Uint8Array, path: PathInfo, now: number): void {
@@ -372,7 +372,7 @@ export class Endpoint implements SansIo {
     const retryScid = randomConnectionId(this.config.connectionIdLength);
     const token = this.sealRetryToken(clientDcid, retryScid, path.from, now);
     const packet = buildRetry(v, clientScid, retryScid, clientDcid, token);
-    this.queued.push({ data: packet, to: path.from, sendAt: now });
+    this.queued.push({ data: packet, to: path.from, from: path.to, sendAt: now });
     this.stats.retriesSent++;
   }
 
@@ -439,7 +439,7 @@ export class Endpoint implements SansIo {
     this.resetsInWindow++;
     const token = statelessResetToken(this.resetKey, dcid);
     const reset = buildStatelessReset(token, statelessResetLength(datagram.length));
-    this.queued.push({ data: reset, to: path.from, sendAt: now });
+    this.queued.push({ data: reset, to: path.from, from: path.to, sendAt: now });
     this.stats.statelessResetsSent++;
   }
 

@@ -21,7 +21,8 @@ export interface PathInfo {
 export interface OutgoingDatagram {
   data: Uint8Array;
   to: SocketAddress;
-  from?: SocketAddress;
+  /** The local address to send from (a driver with several sockets picks that one); the driver's default when absent. */
+  from?: SocketAddress | undefined;
   sendAt: number;
 }
 

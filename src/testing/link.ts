@@ -123,7 +123,22 @@ export class SimulatedLink {
    */
   rebind(i: 0 | 1, to: SocketAddress): void {
     this.gone[i].delete(formatAddress(to));
+    this.aliases[i].add(formatAddress(this.addresses[i]));
     this.addresses[i] = to;
+  }
+
+  /** Former addresses of each participant, which the NAT now rewrites to its current one. */
+  private readonly aliases: [Set<string>, Set<string>] = [new Set(), new Set()];
+
+  /**
+   * The source address the other side sees for a datagram of participant
+   * `i` sent from `from`: its current address for its main socket (as a
+   * NAT rewrites it), `from` itself for another socket it opened.
+   */
+  private sourceOf(i: 0 | 1, from: SocketAddress | undefined): SocketAddress {
+    const current = this.addresses[i];
+    if (from === undefined || from === current || (this.aliases[i].size > 0 && this.aliases[i].has(formatAddress(from)))) return current;
+    return from;
   }
 
   /**
@@ -160,8 +175,9 @@ export class SimulatedLink {
 
   /**
    * Puts a datagram of participant `from` on the link. A datagram naming
-   * its source (`d.from`, a participant with several sockets) leaves from
-   * there, and one naming its destination (`d.to`) arrives there.
+   * another source than the participant's address (`d.from`, a second
+   * socket) leaves from there, and one naming its destination (`d.to`)
+   * arrives there.
    */
   private enqueue(from: 0 | 1, d: OutgoingDatagram): void {
     let data = d.data;
@@ -170,7 +186,7 @@ export class SimulatedLink {
     s.sent++;
     s.sentBytes += data.length;
     // The source is fixed as the datagram leaves: one sent before a rebinding still carries the old address.
-    const source = d.from ?? this.addresses[from];
+    const source = this.sourceOf(from, d.from);
     const target = d.to;
     if (c.tamper) {
       const t = c.tamper(data, s.sent);
