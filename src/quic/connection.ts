@@ -5,13 +5,15 @@ import { TlsAlertError } from "../tls/alerts.js";
 import { TlsClient } from "../tls/client.js";
 import type { EncryptionLevel, TlsEngine } from "../tls/engine.js";
 import { TlsServer } from "../tls/server.js";
-import type { SessionTicket } from "../tls/ticket.js";
+import { decodeSessionTicket, type SessionTicket } from "../tls/ticket.js";
 import { equalBytes, plainBytes } from "../util/bytes.js";
 import { DecodeError, TsquicError } from "../util/errors.js";
 import { LocalConnectionIds, PeerConnectionIds, randomConnectionId } from "./cid.js";
 import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "./config.js";
 import { CryptoReceiver, CryptoSender } from "./crypto-stream.js";
 import { DatagramQueue, datagramTooLargeError, datagramsUnsupportedError, maxDatagramPayload } from "./datagram.js";
+import { earlyDataPolicy, encodeTicketLimits } from "./early-data.js";
+import { reducedLimit, streamLimitsOf } from "./resumption.js";
 import { QuicTransportError, TransportErrorCode, transportErrorName } from "./errors.js";
 import {
   FrameType,
@@ -155,8 +157,17 @@ export type ConnectionEvent =
   | StreamEvent
   /** The handshake completed (client: Finished sent; server: client Finished verified). */
   | { type: "handshake_done" }
-  /** A session ticket for resumption arrived (client). */
-  | { type: "session_ticket"; ticket: SessionTicket }
+  /**
+   * A session ticket for resumption arrived (client), or a NEW_TOKEN token
+   * to go with the latest one: keep both to resume (RFC 9000 section 8.1.3).
+   */
+  | { type: "session_ticket"; ticket: SessionTicket; token: Uint8Array | undefined }
+  /**
+   * Client: the server accepted or rejected our 0-RTT data (emitted before
+   * handshake_done); rejected data is sent again in 1-RTT packets. Server:
+   * we accepted 0-RTT (emitted when the ClientHello is processed).
+   */
+  | { type: "early_data"; accepted: boolean }
   /** A DATAGRAM frame arrived (RFC 9221); `data` is a copy the application may keep. */
   | { type: "datagram"; data: Uint8Array }
   /** The connection entered closing or draining, or ended silently (idle timeout, stateless reset). */
@@ -216,6 +227,7 @@ type SentFrame =
   | { k: "handshake_done" }
   | { k: "new_cid"; seq: number }
   | { k: "retire_cid"; seq: number }
+  | { k: "new_token" }
   | { k: "ping" }
   | { k: "datagram" };
 
@@ -225,6 +237,7 @@ const PING_RECORD: SentFrame = { k: "ping" };
 const DATAGRAM_RECORD: SentFrame = { k: "datagram" };
 const HANDSHAKE_DONE_RECORD: SentFrame = { k: "handshake_done" };
 const NO_FRAMES: SentFrame[] = [];
+const NEW_TOKEN_RECORD: SentFrame = { k: "new_token" };
 
 /** Keys of one packet number space. */
 interface SpaceKeys {
@@ -268,6 +281,14 @@ export interface ClientConnectionOptions {
   statelessResetKey?: Uint8Array;
   /** A session ticket for resumption. */
   sessionTicket?: SessionTicket | Uint8Array;
+  /**
+   * Send 0-RTT data when the ticket allows it (RFC 9001 section 4.6);
+   * default `config.clientTls.earlyData`. Needs the server's transport
+   * parameters, which tickets received by this library carry.
+   */
+  earlyData?: boolean;
+  /** A NEW_TOKEN token from an earlier connection to the same server, for our Initial packets (RFC 9000 section 8.1.3). */
+  token?: Uint8Array;
 }
 
 /** Options to create a server connection from a client's first Initial. */
@@ -292,6 +313,10 @@ export interface ServerConnectionOptions {
   retry?: { originalDcid: Uint8Array; retrySourceCid: Uint8Array };
   /** The endpoint's stateless reset key (tokens for our CIDs). */
   statelessResetKey: Uint8Array;
+  /** The client's Initial carried a valid NEW_TOKEN token: its address is validated (RFC 9000 section 8.1.3). */
+  addressValidated?: boolean;
+  /** Mints a NEW_TOKEN token for the client, sent once the handshake completes (RFC 9000 section 8.1.3). */
+  issueToken?: (client: SocketAddress, now: number) => Uint8Array;
   /** Registers and unregisters CIDs with the endpoint's routing table. */
   onCidIssued?: (cid: Uint8Array) => void;
 }
@@ -360,6 +385,29 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private retrySourceCid: Uint8Array | undefined;
   private retryToken: Uint8Array | undefined;
   private receivedFirstServerPacket = false;
+
+  // 0-RTT (RFC 9001 section 4.6) and resumption.
+  /** 0-RTT keys: the client's write keys until the handshake completes, the server's read keys until the first 1-RTT packet. */
+  private zeroRttKeys: PacketProtection | undefined;
+  private earlyData: EarlyDataStatus = "none";
+  /** Client: the server transport parameters remembered with the ticket (RFC 9000 section 7.4.1). */
+  private rememberedParams: TransportParameters | undefined;
+  /** Client: ALPN of the ticket; early data means nothing under another protocol. */
+  private earlyAlpn: string | undefined;
+  /** Server: peer streams that received data in 0-RTT packets (bounded by our stream limits). */
+  private readonly earlyStreams = new Set<number>();
+  /** The packet whose frames are being processed is 0-RTT. */
+  private rxEarly = false;
+  /** Client: a NEW_TOKEN token from an earlier connection, for our Initials (RFC 9000 section 8.1.3). */
+  private initialToken: Uint8Array | undefined;
+  /** Client: the latest ticket and NEW_TOKEN token; a session_ticket event is due once the datagram is processed. */
+  private latestTicket: SessionTicket | undefined;
+  private latestToken: Uint8Array | undefined;
+  private sessionEventDue = false;
+  /** Server: mints our NEW_TOKEN token; the token, and whether it is (again) to be sent. */
+  private issueToken: ((client: SocketAddress, now: number) => Uint8Array) | undefined;
+  private newToken: Uint8Array | undefined;
+  private newTokenToSend = false;
 
   // Address validation and anti-amplification (RFC 9000 section 8.1).
   private addressValidated: boolean;
@@ -513,12 +561,24 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const dcid = o.dcid ?? randomConnectionId(Math.max(8, config.connectionIdLength));
     const key = o.statelessResetKey ?? new Uint8Array(randomBytes(32));
     const c = new Connection("client", config, o.remote, o.local, o.now, scid, dcid, version, key, undefined);
+    const ticket = o.sessionTicket instanceof Uint8Array ? decodeTicketOrUndefined(o.sessionTicket) : o.sessionTicket;
+    // 0-RTT lives by the server's remembered transport parameters (RFC 9000 section 7.4.1): no 0-RTT without them.
+    if ((o.earlyData ?? config.clientTls.earlyData) && ticket?.peerTransportParameters) {
+      try {
+        c.rememberedParams = decodeTransportParameters(ticket.peerTransportParameters, "server");
+        c.earlyAlpn = ticket.alpnProtocol;
+      } catch {
+        c.rememberedParams = undefined;
+      }
+    }
+    c.initialToken = o.token;
     const tls = new TlsClient({
       ...config.clientTls,
       serverName: o.serverName ?? config.clientTls.serverName,
       alpnProtocols: config.alpn,
       quicTransportParameters: encodeTransportParameters(c.localParams, "client"),
-      ...(o.sessionTicket ? { sessionTicket: o.sessionTicket } : {}),
+      ...(o.sessionTicket ? { sessionTicket: ticket ?? o.sessionTicket } : {}),
+      earlyData: c.rememberedParams !== undefined,
       // Key log lines cost hex strings per secret: only when someone listens.
       keyLog: config.keylog !== undefined,
     });
@@ -546,6 +606,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       c.localParams.retrySourceConnectionId = o.retry.retrySourceCid;
       c.addressValidated = true;
     }
+    if (o.addressValidated) c.addressValidated = true;
+    c.issueToken = o.issueToken;
     c.localParams.statelessResetToken = c.localCids.get(0)!.resetToken;
     if (config.preferredAddress) {
       // Its CID is sequence 1 and travels in the parameter, not in NEW_CONNECTION_ID (RFC 9000 sections 5.1.1, 9.6).
@@ -556,6 +618,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       ...config.serverTls,
       alpnProtocols: config.alpn,
       quicTransportParameters: encodeTransportParameters(c.localParams, "server"),
+      ...(config.serverTls.earlyData ? { acceptEarlyData: earlyDataPolicy(config.serverTls, c.localParams) } : {}),
       keyLog: config.keylog !== undefined,
     });
     (c as { tls: TlsEngine }).tls = tls;
@@ -625,6 +688,24 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** Key phase bit of the 1-RTT packets we send now (RFC 9001 section 6). */
   get keyPhase(): 0 | 1 {
     return this.writeKeyPhase;
+  }
+
+  /** Where 0-RTT stands on this connection (RFC 9001 section 4.6). */
+  get earlyDataStatus(): EarlyDataStatus {
+    return this.earlyData;
+  }
+
+  /**
+   * True once stream data can be written and sent: after the handshake, or
+   * before it in 0-RTT (client) or 0.5-RTT after accepting 0-RTT (server).
+   */
+  get canSendApplicationData(): boolean {
+    return this.handshakeComplete || (this.earlyData === "attempted" && this.zeroRttKeys !== undefined) || (this.role === "server" && this.earlyData === "accepted");
+  }
+
+  /** Server: true when data of the peer's stream `id` arrived in 0-RTT packets (a request "in early data", RFC 8470 section 5). */
+  receivedInEarlyData(id: number): boolean {
+    return this.earlyStreams.has(id);
   }
 
   /**
@@ -882,6 +963,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       this.processDatagram(datagram, path, now);
       // Packets that arrived ahead of their keys can be processed once the keys are in (RFC 9001 section 5.7).
       if (this.retryUndecryptable) this.processUndecryptable(now);
+      // One event for a ticket and the NEW_TOKEN token that usually shares its packet.
+      if (this.sessionEventDue && this.latestTicket) {
+        this.sessionEventDue = false;
+        this.events.push({ type: "session_ticket", ticket: this.latestTicket, token: this.latestToken });
+      }
     } catch (e) {
       this.onError(e, now);
     }
@@ -1009,9 +1095,15 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         framePacketType = FramePacketType.Handshake;
         break;
       case PacketType.ZeroRtt:
-        // 0-RTT is not accepted yet: drop (RFC 9000 section 12.2 allows discarding).
-        this.packetsDropped++;
-        return false;
+        // Only servers read 0-RTT, and only with the keys of an accepted attempt; once the ClientHello
+        // showed there are none (rejected, or discarded after 1-RTT), 0-RTT packets are dropped (RFC 9001 section 4.6.2, 4.9.3).
+        if (this.role === "client" || (!this.zeroRttKeys && this.tls.cipherSuite !== undefined)) {
+          this.packetsDropped++;
+          return false;
+        }
+        space = PacketNumberSpace.Application;
+        framePacketType = FramePacketType.ZeroRtt;
+        break;
       default:
         space = PacketNumberSpace.Application;
         framePacketType = FramePacketType.OneRtt;
@@ -1021,9 +1113,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       this.packetsDropped++;
       return false;
     }
-    const read = st.keys.read;
+    const zeroRtt = header.type === PacketType.ZeroRtt;
+    const read = zeroRtt ? this.zeroRttKeys : st.keys.read;
     // 1-RTT packets wait for the handshake to complete, even when the keys exist (RFC 9001 section 5.7).
-    if (!read || (space === PacketNumberSpace.Application && !this.handshakeComplete)) {
+    if (!read || (space === PacketNumberSpace.Application && !zeroRtt && !this.handshakeComplete)) {
       // Keys not yet available: keep a few packets to retry once they are (RFC 9001 section 5.7).
       if (this.undecryptable.length < this.config.maxUndecryptablePackets) {
         this.undecryptable.push({ data: buf.slice(header.headerStart, header.packetEnd), path });
@@ -1043,7 +1136,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       throw e;
     }
     let opener = read;
-    if (space === PacketNumberSpace.Application && pkt.keyPhase !== this.readKeyPhase) {
+    if (space === PacketNumberSpace.Application && !zeroRtt && pkt.keyPhase !== this.readKeyPhase) {
       // A late packet of the previous phase, or the peer's key update (RFC 9001 section 6.5).
       if (pkt.packetNumber < this.keyPhaseFirstRecvPn) {
         if (!this.prevRead) {
@@ -1093,6 +1186,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
     const largest = pkt.packetNumber > st.largestRecv;
     if (opener === this.nextRead) this.onPeerKeyUpdate(pkt.packetNumber, now);
+    // A server may drop 0-RTT keys at the first 1-RTT packet (RFC 9001 section 4.9.3); late 0-RTT data comes again in 1-RTT.
+    if (this.zeroRttKeys && space === PacketNumberSpace.Application && !zeroRtt) this.zeroRttKeys = undefined;
 
     this.packetsReceived++;
     this.tracer?.packetReceived(header, pkt.packetNumber, buf.subarray(pkt.payloadStart, pkt.payloadEnd), now);
@@ -1109,14 +1204,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.rxNow = now;
     this.rxPath = path;
     this.rxDatagramLength = buf.length;
+    this.rxEarly = zeroRtt;
     const flags = parseFrames(buf.subarray(pkt.payloadStart, pkt.payloadEnd), framePacketType, this.frameHandler, this.frameOptions);
     this.rxDcid = EMPTY_CID;
+    this.rxEarly = false;
     if (this.state === "draining" || this.state === "closed") return true;
     if (space === PacketNumberSpace.Application) {
       // The peer moved when its newest non-probing packet comes from another path (RFC 9000 section 9.3); servers follow, once the handshake is confirmed (section 9).
       if (otherPath && largest && (flags & PAYLOAD_NON_PROBING) !== 0 && this.role === "server" && this.handshakeConfirmed) {
         this.paths.onPeerMigrated(path, now, header.dcid, buf.length);
-      } else if (!otherPath) {
+      } else if (!otherPath && !zeroRtt) {
+        // (0-RTT packets carry the client's first, random DCID, none of ours.)
         this.notePeerCid(header.dcid);
       }
     }
@@ -1184,6 +1282,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         return;
       }
       case "stream":
+        if (this.rxEarly) this.earlyStreams.add(f.streamId);
         this.streams.onStreamFrame(f.streamId, f.offset, f.data, f.fin);
         return;
       case "reset_stream":
@@ -1214,10 +1313,12 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         this.streams.onStreamsBlocked(f.bidi, f.limit);
         return;
       case "new_token":
-        // A server never receives NEW_TOKEN (RFC 9000 section 19.7). Clients may keep it; not used yet.
+        // A server never receives NEW_TOKEN (RFC 9000 section 19.7). A client keeps the latest for its next connection (section 8.1.3).
         if (this.role === "server") {
           throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, "client sent NEW_TOKEN", FrameType.NEW_TOKEN);
         }
+        this.latestToken = f.token;
+        this.sessionEventDue = true;
         return;
       case "new_connection_id":
         if (this.peerCids.current.cid.length === 0) {
@@ -1323,6 +1424,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         case "handshake_done":
           // Sent again until acknowledged (RFC 9000 section 13.3).
           this.handshakeDoneToSend = true;
+          break;
+        case "new_token":
+          this.newTokenToSend = true;
           break;
         case "new_cid":
           if (this.localCids.get(f.seq)) this.localCids.pendingAnnounce.push(f.seq);
@@ -1447,7 +1551,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
           this.onHandshakeComplete(now);
           break;
         case "sessionTicket":
-          this.events.push({ type: "session_ticket", ticket: e.ticket });
+          this.latestTicket = e.ticket;
+          this.sessionEventDue = true;
           break;
         case "keylog":
           this.config.keylog?.(e.line, this);
@@ -1468,7 +1573,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   }
 
   private installSecret(level: EncryptionLevel, direction: "read" | "write", suite: CipherSuite, secret: Uint8Array, now: number): void {
-    if (level === "zeroRtt" || level === "initial") return; // 0-RTT not enabled yet.
+    if (level === "initial") return;
+    if (level === "zeroRtt") return this.installEarlyKeys(suite, secret);
     const space = level === "handshake" ? this.spaces[PacketNumberSpace.Handshake] : this.spaces[PacketNumberSpace.Application];
     const prot = PacketProtection.fromSecret(suite, secret, this.version);
     if (direction === "read") space.keys.read = prot;
@@ -1490,6 +1596,53 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   private retryUndecryptable = false;
 
+  /**
+   * 0-RTT keys (RFC 9001 section 4.6.1). Client: it may now send stream
+   * data within the remembered limits. Server: it accepted 0-RTT; the
+   * client's transport parameters (from its ClientHello) apply at once so
+   * 0.5-RTT answers can go out before the handshake completes (section 5.7).
+   */
+  private installEarlyKeys(suite: CipherSuite, secret: Uint8Array): void {
+    this.zeroRttKeys = PacketProtection.fromSecret(suite, secret, this.version);
+    this.tracer?.keyUpdated("zeroRtt", this.role === "client" ? "write" : "read", "tls", 0);
+    if (this.role === "client") {
+      this.earlyData = "attempted";
+      this.streams.setPeerLimits(streamLimitsOf(this.rememberedParams!));
+      return;
+    }
+    this.earlyData = "accepted";
+    this.applyPeerParams(decodeTransportParameters(this.tls.peerTransportParameters!, "client"), this.rxNow);
+    this.events.push({ type: "early_data", accepted: true });
+    if (this.undecryptable.length > 0) this.retryUndecryptable = true;
+  }
+
+  /**
+   * Client: the server answered our 0-RTT (RFC 9001 section 4.6.2).
+   * Accepted: its new limits may not be lower than the remembered ones
+   * (RFC 9000 section 7.4.1). Rejected: every 0-RTT packet counts as never
+   * sent and its frames go again in 1-RTT, under the new limits; when the
+   * server chose another ALPN, or limits too low for what was sent, the
+   * early data cannot be replayed and the connection fails.
+   */
+  private settleEarlyData(p: TransportParameters, now: number): void {
+    this.zeroRttKeys = undefined;
+    const accepted = this.tls.earlyDataAccepted;
+    if (accepted) {
+      const lowered = reducedLimit(this.rememberedParams!, p);
+      if (lowered) throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, `server accepted 0-RTT but lowered ${lowered} (RFC 9000 section 7.4.1)`);
+    } else {
+      if (this.tls.alpnProtocol !== this.earlyAlpn) {
+        throw new QuicTransportError(TransportErrorCode.APPLICATION_ERROR, `0-RTT rejected and the server chose ALPN ${this.tls.alpnProtocol} instead of ${this.earlyAlpn}: the early data cannot be sent again`);
+      }
+      if (!this.streams.replacePeerLimits(streamLimitsOf(p))) {
+        throw new QuicTransportError(TransportErrorCode.APPLICATION_ERROR, "0-RTT rejected and the server's new flow-control limits are below the early data already sent");
+      }
+      this.recovery.discardPackets(PacketNumberSpace.Application, (sent) => (this.onPacketLost(PacketNumberSpace.Application, sent), true), now);
+    }
+    this.earlyData = accepted ? "accepted" : "rejected";
+    this.events.push({ type: "early_data", accepted });
+  }
+
   private onHandshakeComplete(now: number): void {
     // The peer's transport parameters are checked before anything relies on them (RFC 9000 section 7.4).
     const raw = this.tls.peerTransportParameters;
@@ -1497,7 +1650,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       // missing_extension (RFC 9001 section 8.2).
       throw new QuicTransportError(TransportErrorCode.CRYPTO_ERROR_BASE + 109, "peer sent no quic_transport_parameters");
     }
-    this.applyPeerParams(decodeTransportParameters(raw, this.role === "client" ? "server" : "client"), now);
+    const params = decodeTransportParameters(raw, this.role === "client" ? "server" : "client");
+    if (this.role === "client" && this.earlyData === "attempted") this.settleEarlyData(params, now);
+    this.applyPeerParams(params, now);
     this.handshakeComplete = true;
     this.handshakeDuration = now - this.createdAt;
     this.state = "established";
@@ -1507,8 +1662,14 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       // The server's handshake is confirmed at completion (RFC 9001 section 4.1.2); tell the client.
       this.handshakeDoneToSend = true;
       this.confirmHandshake(now);
-      // A session ticket lets the client resume (RFC 8446 section 4.6.1); it travels in 1-RTT CRYPTO frames.
-      if (this.config.sessionTickets) (this.tls as TlsServer).sendSessionTicket(now);
+      // A session ticket lets the client resume (RFC 8446 section 4.6.1); it travels in 1-RTT CRYPTO frames and carries
+      // the limits we advertise now, which 0-RTT with it will be held to (RFC 9001 section 4.6.1).
+      if (this.config.sessionTickets) (this.tls as TlsServer).sendSessionTicket(now, { appData: encodeTicketLimits(this.localParams) });
+      // A NEW_TOKEN token lets its next connection skip address validation (RFC 9000 section 8.1.3).
+      if (this.issueToken) {
+        this.newToken = this.issueToken(this.remote, now);
+        this.newTokenToSend = true;
+      }
     }
     this.topUpConnectionIds();
     this.events.push({ type: "handshake_done" });
@@ -1879,12 +2040,14 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     let ackElicitingInitial = false;
     for (const s of SPACES) {
       const st = this.spaces[s];
-      if (st.discarded || !st.keys.write) continue;
+      // Before its 1-RTT keys, a client sends application data in 0-RTT packets (RFC 9001 section 4.6.1).
+      const zeroRtt = s === PacketNumberSpace.Application && !st.keys.write && this.zeroRttKeys !== undefined;
+      if (st.discarded || (!st.keys.write && !zeroRtt)) continue;
       const room = limit - offset;
       if (room < MIN_PACKET_ROOM) break;
       // An ack-eliciting Initial must travel in a datagram of 1200 bytes (RFC 9000 section 14.1): ACK only if that cannot fit.
       const elicitingAllowed = s !== PacketNumberSpace.Initial || limit >= MIN_INITIAL_SIZE;
-      const p = this.buildPacket(s, buf, offset, room, now, elicitingAllowed);
+      const p = this.buildPacket(s, buf, offset, room, now, elicitingAllowed, zeroRtt);
       if (!p) continue;
       built.push(p);
       offset = p.payloadEnd + AEAD_TAG_LENGTH;
@@ -1992,17 +2155,18 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     return { data: buf.subarray(0, offset), to: this.remote, from: this.local, sendAt: now };
   }
 
-  /** Writes the header of a packet in `space` and returns its layout; the payload is filled by the caller. */
-  private beginPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number, dcid = this.peerCids.current.cid): BuiltPacket {
+  /** Writes the header of a packet in `space` (a 0-RTT packet with `zeroRtt`) and returns its layout; the payload is filled by the caller. */
+  private beginPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number, dcid = this.peerCids.current.cid, zeroRtt = false): BuiltPacket {
     const st = this.spaces[space];
     const pn = st.nextPn;
     const pnLength = packetNumberLength(pn, this.recovery.largestAcked(space));
     let pnOffset: number;
-    if (space === PacketNumberSpace.Application) {
+    if (space === PacketNumberSpace.Application && !zeroRtt) {
       pnOffset = writeShortHeader(buf, offset, dcid, pn, pnLength, this.writeKeyPhase);
     } else {
-      const type = space === PacketNumberSpace.Initial ? LongPacketType.Initial : LongPacketType.Handshake;
-      const token = space === PacketNumberSpace.Initial && this.role === "client" ? this.retryToken : undefined;
+      const type = zeroRtt ? LongPacketType.ZeroRtt : space === PacketNumberSpace.Initial ? LongPacketType.Initial : LongPacketType.Handshake;
+      // A Retry's token replaces a NEW_TOKEN token (RFC 9000 section 8.1.2, 8.1.3).
+      const token = space === PacketNumberSpace.Initial && this.role === "client" ? (this.retryToken ?? this.initialToken) : undefined;
       pnOffset = writeLongHeader(buf, offset, this.version, type, dcid, this.localCids.get(0)?.cid ?? this.localParams.initialSourceConnectionId!, token, pn, pnLength, 2);
     }
     const payloadStart = pnOffset + pnLength;
@@ -2018,6 +2182,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       ackEliciting: false,
       frames: [],
       ackLargest: -1,
+      zeroRtt,
     };
   }
 
@@ -2026,20 +2191,23 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
    * frames, stream data, PING. Returns null when there is nothing to send
    * there. With `elicitingAllowed` false only an ACK may go.
    */
-  private buildPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number, now: number, elicitingAllowed: boolean): BuiltPacket | null {
+  private buildPacket(space: PacketNumberSpace, buf: Uint8Array, offset: number, room: number, now: number, elicitingAllowed: boolean, zeroRtt: boolean): BuiltPacket | null {
     const st = this.spaces[space];
     const probes = this.recovery.probesPending(space);
     const app = space === PacketNumberSpace.Application;
+    // Stream data goes after the handshake, or earlier in 0-RTT (client) and 0.5-RTT (server, RFC 9001 section 5.7).
+    const appOpen = app && (zeroRtt || this.canSendApplicationData);
     // An ACK alone is sent only for ack-eliciting packets: Initial and Handshake at once, 1-RTT by the ACK deadline (RFC 9000 section 13.2.1).
-    const ackWanted = st.ack.ackElicitingPending && (!app || st.ack.ackDue(now));
+    // 0-RTT packets carry no ACK (RFC 9000 section 12.4).
+    const ackWanted = !zeroRtt && st.ack.ackElicitingPending && (!app || st.ack.ackDue(now));
     let elicitingWanted =
       elicitingAllowed &&
       (st.cryptoSend.hasData ||
         this.pingPending[space]! ||
         probes > 0 ||
-        (app &&
-          this.handshakeComplete &&
+        (appOpen &&
           (this.handshakeDoneToSend ||
+            this.newTokenToSend ||
             this.streams.hasStreamData() ||
             this.streams.hasPendingControl() ||
             this.datagrams.pending ||
@@ -2062,13 +2230,13 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
     if (!ackWanted && !elicitingWanted) return null;
 
-    const p = this.beginPacket(space, buf, offset, room);
+    const p = this.beginPacket(space, buf, offset, room, undefined, zeroRtt);
     let o = p.payloadStart;
     const end = p.end;
     if (end - o < 32) return null;
 
     // ACK first, whenever something new arrived: it is small and keeps the peer's recovery moving (RFC 9000 section 13.2).
-    if (st.ack.hasNewAcks) {
+    if (st.ack.hasNewAcks && !zeroRtt) {
       const delayField = st.ack.ackDelayField(now);
       const n = ackRangesThatFit(st.ack.ranges, delayField, st.ack.ecnCounts, Math.min(end - o, 256));
       if (n > 0) {
@@ -2088,7 +2256,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         p.frames.push({ k: "crypto", offset: chunk.offset, length: chunk.data.length });
         p.ackEliciting = true;
       }
-      if (app && this.handshakeComplete) o = this.writeAppFrames(p, buf, o, end, now);
+      if (appOpen) o = this.writeAppFrames(p, buf, o, end, now);
       if ((this.pingPending[space] || probes > 0) && !p.ackEliciting && end - o >= 1) {
         buf[o++] = FrameType.PING;
         p.frames.push(PING_RECORD);
@@ -2122,6 +2290,15 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       p.ackEliciting = true;
       this.handshakeDoneToSend = false;
     }
+    if (this.newTokenToSend && this.newToken) {
+      const f: Frame = { type: "new_token", token: this.newToken };
+      if (frameSize(f) <= end - o) {
+        o = putFrame(buf, o, f);
+        p.frames.push(NEW_TOKEN_RECORD);
+        p.ackEliciting = true;
+        this.newTokenToSend = false;
+      }
+    }
     while (this.localCids.pendingAnnounce.length > 0) {
       const seq = this.localCids.pendingAnnounce[0]!;
       const e = this.localCids.get(seq);
@@ -2136,7 +2313,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       p.frames.push({ k: "new_cid", seq });
       p.ackEliciting = true;
     }
-    while (this.peerCids.pendingRetire.length > 0) {
+    while (this.peerCids.pendingRetire.length > 0 && !p.zeroRtt) {
       const seq = this.peerCids.pendingRetire[0]!;
       const f: Frame = { type: "retire_connection_id", sequence: seq };
       if (frameSize(f) > end - o) break;
@@ -2180,10 +2357,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   /** Patches the Length field, protects the packet and records it with loss detection. */
   private finishPacket(buf: Uint8Array, p: BuiltPacket, now: number, record = true): void {
-    if (p.space !== PacketNumberSpace.Application) patchLongHeaderLength(buf, p.pnOffset, p.payloadEnd, 2);
+    if (p.space !== PacketNumberSpace.Application || p.zeroRtt) patchLongHeaderLength(buf, p.pnOffset, p.payloadEnd, 2);
     const st = this.spaces[p.space];
     this.tracer?.packetSent(p.space, p.pn, buf.subarray(p.payloadStart, p.payloadEnd), p.payloadEnd + AEAD_TAG_LENGTH - p.headerStart, now);
-    const end = st.keys.write!.protect(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn);
+    const keys = p.zeroRtt ? this.zeroRttKeys! : st.keys.write!;
+    const end = keys.protect(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn);
     if (!record) {
       // CONNECTION_CLOSE packets are not tracked (RFC 9002 section 2: not ack-eliciting, not in flight); numbers still advance.
       st.nextPn = Math.max(st.nextPn, p.pn + 1);
@@ -2217,4 +2395,18 @@ interface BuiltPacket {
   ackEliciting: boolean;
   frames: SentFrame[];
   ackLargest: number;
+  /** A 0-RTT packet (long header, 0-RTT keys). */
+  zeroRtt: boolean;
+}
+
+/** Where 0-RTT stands on a connection: not attempted, attempted (client, not yet answered), accepted, or rejected (client). */
+export type EarlyDataStatus = "none" | "attempted" | "accepted" | "rejected";
+
+/** A ticket from its encoded bytes, or undefined when they are not one (the TLS engine then ignores it). */
+function decodeTicketOrUndefined(bytes: Uint8Array): SessionTicket | undefined {
+  try {
+    return decodeSessionTicket(bytes);
+  } catch {
+    return undefined;
+  }
 }

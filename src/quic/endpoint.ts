@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { plainBytes } from "../util/bytes.js";
+import { AddressTokens, type RetryTokenContents } from "./address-token.js";
 import { randomConnectionId } from "./cid.js";
 import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "./config.js";
 import { Connection, type ClientConnectionOptions } from "./connection.js";
@@ -27,8 +28,7 @@ import {
   statelessResetLength,
   statelessResetToken,
 } from "./packet/index.js";
-import type { OutgoingDatagram, PathInfo, SansIo, SocketAddress } from "./types.js";
-import { formatAddress } from "./types.js";
+import type { OutgoingDatagram, PathInfo, SansIo } from "./types.js";
 
 /** Options of an {@link Endpoint}. */
 export interface EndpointOptions {
@@ -40,6 +40,16 @@ export interface EndpointOptions {
   requireRetry?: boolean;
   /** How long a Retry token stays valid, ms. Default 10 s. */
   retryTokenLifetime?: number;
+  /**
+   * Send clients a NEW_TOKEN token after the handshake (RFC 9000 section
+   * 8.1.3), so their next connection skips Retry and the anti-amplification
+   * limit. Default true.
+   */
+  newTokens?: boolean;
+  /** How long a NEW_TOKEN token stays valid, ms. Default 24 hours. */
+  newTokenLifetime?: number;
+  /** 32-byte key sealing Retry and NEW_TOKEN tokens; share it between servers (and restarts) that must accept each other's tokens. Random when absent. */
+  addressTokenKey?: Uint8Array;
   /** Key for stateless reset tokens (RFC 9000 section 10.3.2); random when absent. Share it across restarts to reset old connections. */
   statelessResetKey?: Uint8Array;
   /** Do not send stateless resets for unknown connections. */
@@ -122,7 +132,7 @@ export class Endpoint implements SansIo {
   private readonly queued: OutgoingDatagram[] = [];
   private readonly events: EndpointEvent[] = [];
   private readonly resetKey: Uint8Array;
-  private readonly tokenKey: Buffer;
+  private readonly tokens: AddressTokens;
   private readonly options: EndpointOptions;
   private sendCursor = 0;
   private resetWindowStart = 0;
@@ -133,7 +143,7 @@ export class Endpoint implements SansIo {
     this.config = "maxUndecryptablePackets" in options.config ? (options.config as ResolvedConfig) : resolveConfig(options.config as ConnectionConfig);
     this.acceptingConnections = options.server ?? this.config.serverTls !== undefined;
     this.resetKey = options.statelessResetKey ?? new Uint8Array(randomBytes(32));
-    this.tokenKey = randomBytes(32);
+    this.tokens = new AddressTokens(options.addressTokenKey);
     this.serverVersions = this.config.versions.filter((v) => getQuicVersion(v) !== undefined);
   }
 
@@ -301,13 +311,15 @@ export class Endpoint implements SansIo {
       this.refuse(header.versionInfo!, header.dcid, header.scid, path, now);
       return undefined;
     }
-    let retry: { originalDcid: Uint8Array; retrySourceCid: Uint8Array } | undefined;
-    if (this.options.requireRetry) {
-      if (header.token.length === 0) {
+    let retry: RetryTokenContents | undefined;
+    // A NEW_TOKEN token from an earlier connection validates the address (RFC 9000 section 8.1.3); one that fails is ignored, not fatal.
+    const validated = AddressTokens.isNewToken(header.token) && this.tokens.openNewToken(header.token, path.from, now, this.options.newTokenLifetime);
+    if (this.options.requireRetry && !validated) {
+      if (header.token.length === 0 || AddressTokens.isNewToken(header.token)) {
         this.sendRetry(header.version, header.dcid, header.scid, path, now);
         return undefined;
       }
-      const t = this.openRetryToken(header.token, path.from, now);
+      const t = this.tokens.openRetry(header.token, path.from, now, this.options.retryTokenLifetime);
       if (!t || !equalCid(t.retrySourceCid, header.dcid)) {
         // An invalid token: drop (RFC 9000 section 8.1.3 allows a close with INVALID_TOKEN; dropping keeps no state).
         this.stats.packetsIgnored++;
@@ -326,6 +338,8 @@ export class Endpoint implements SansIo {
       peerScid: header.scid.slice(),
       version: header.version,
       ...(retry ? { retry } : {}),
+      ...(validated ? { addressValidated: true } : {}),
+      ...(this.options.newTokens !== false ? { issueToken: (client, at) => this.tokens.sealNewToken(client, at) } : {}),
       statelessResetKey: this.resetKey,
       onCidIssued: (cid) => this.registerCid(c, cid),
     });
@@ -370,56 +384,10 @@ export class Endpoint implements SansIo {
     const v = getQuicVersion(version);
     if (!v) return;
     const retryScid = randomConnectionId(this.config.connectionIdLength);
-    const token = this.sealRetryToken(clientDcid, retryScid, path.from, now);
+    const token = this.tokens.sealRetry(clientDcid, retryScid, path.from, now);
     const packet = buildRetry(v, clientScid, retryScid, clientDcid, token);
     this.queued.push({ data: packet, to: path.from, from: path.to, sendAt: now });
     this.stats.retriesSent++;
-  }
-
-  /** A Retry token: AES-256-GCM over the original DCID, the Retry SCID, the client address and the time (RFC 9000 section 8.1.4). */
-  private sealRetryToken(odcid: Uint8Array, retryScid: Uint8Array, from: SocketAddress, now: number): Uint8Array {
-    const addr = Buffer.from(formatAddress(from));
-    const plain = Buffer.alloc(8 + 1 + odcid.length + 1 + retryScid.length + addr.length);
-    let o = 0;
-    plain.writeDoubleBE(now, o);
-    o += 8;
-    plain[o++] = odcid.length;
-    plain.set(odcid, o);
-    o += odcid.length;
-    plain[o++] = retryScid.length;
-    plain.set(retryScid, o);
-    o += retryScid.length;
-    plain.set(addr, o);
-    const iv = randomBytes(12);
-    const c = createCipheriv("aes-256-gcm", this.tokenKey, iv);
-    const body = Buffer.concat([c.update(plain), c.final()]);
-    return new Uint8Array(Buffer.concat([Buffer.of(0x01), iv, body, c.getAuthTag()]));
-  }
-
-  private openRetryToken(token: Uint8Array, from: SocketAddress, now: number): { originalDcid: Uint8Array; retrySourceCid: Uint8Array } | undefined {
-    if (token.length < 1 + 12 + 16 + 10 || token[0] !== 0x01) return undefined;
-    try {
-      const iv = token.subarray(1, 13);
-      const tag = token.subarray(token.length - 16);
-      const d = createDecipheriv("aes-256-gcm", this.tokenKey, iv);
-      d.setAuthTag(tag);
-      const plain = Buffer.concat([d.update(token.subarray(13, token.length - 16)), d.final()]);
-      let o = 0;
-      const issued = plain.readDoubleBE(o);
-      o += 8;
-      const odLen = plain[o++]!;
-      const odcid = new Uint8Array(plain.subarray(o, o + odLen));
-      o += odLen;
-      const rsLen = plain[o++]!;
-      const rscid = new Uint8Array(plain.subarray(o, o + rsLen));
-      o += rsLen;
-      const addr = plain.subarray(o).toString();
-      if (addr !== formatAddress(from)) return undefined;
-      if (now - issued > (this.options.retryTokenLifetime ?? 10_000) || now < issued - 1000) return undefined;
-      return { originalDcid: odcid, retrySourceCid: rscid };
-    } catch {
-      return undefined;
-    }
   }
 
   private maybeStatelessReset(datagram: Uint8Array, dcid: Uint8Array, path: PathInfo, now: number): void {

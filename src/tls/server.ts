@@ -86,6 +86,12 @@ export interface EarlyDataRequest {
   readonly binder: Uint8Array;
   /** The client's ticket age in ms, de-obfuscated. */
   readonly ticketAge: number;
+  /** The ticket offered (the PSK identity): unique per ticket, for single-use tickets (RFC 8446 section 8.1). */
+  readonly identity: Uint8Array;
+  /** When the ticket expires, ms. */
+  readonly expiresAt: number;
+  /** The time of the ClientHello, ms. */
+  readonly now: number;
 }
 
 /** Server configuration. */
@@ -454,7 +460,16 @@ export class TlsServer extends TlsEngine {
     if (hook) {
       let ok = false;
       try {
-        ok = hook({ serverName: ch.serverName, alpnProtocol, appData: t.appData, binder: ch.preSharedKey!.binders[0]!, ticketAge });
+        ok = hook({
+          serverName: ch.serverName,
+          alpnProtocol,
+          appData: t.appData,
+          binder: ch.preSharedKey!.binders[0]!,
+          ticketAge,
+          identity: ch.preSharedKey!.identities[0]!.identity,
+          expiresAt: t.issuedAt + t.lifetime * 1000,
+          now,
+        });
       } catch {
         ok = false;
       }

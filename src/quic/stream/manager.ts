@@ -338,6 +338,25 @@ export class StreamManager {
     }
   }
 
+  /**
+   * Replaces remembered limits with the peer's new ones, even lower, after
+   * the peer rejected 0-RTT (RFC 9001 section 4.6.2: nothing assumed from
+   * the old connection holds). Returns false, changing nothing, when what
+   * we already sent (streams opened, stream and connection offsets) does
+   * not fit under them: it could not be sent again in 1-RTT.
+   */
+  replacePeerLimits(p: StreamLimits): boolean {
+    const peerSendLimit = (id: number): number => (isBidirectional(id) ? p.initialMaxStreamDataBidiRemote : p.initialMaxStreamDataUni);
+    if (this.localOpened[0]! > p.initialMaxStreamsBidi || this.localOpened[1]! > p.initialMaxStreamsUni || this.conn.sent > p.initialMaxData) return false;
+    for (const s of this.streams.values()) if (s.local && s.send && s.send.sentOffset > peerSendLimit(s.id)) return false;
+    this.peer = { ...p };
+    this.localMax[0] = p.initialMaxStreamsBidi;
+    this.localMax[1] = p.initialMaxStreamsUni;
+    this.conn.peerMaxData = p.initialMaxData;
+    for (const s of this.streams.values()) if (s.local && s.send) s.send.maxStreamData = peerSendLimit(s.id);
+    return true;
+  }
+
   /** The peer's initial limit for our sending part of stream `id`. */
   private peerSendLimit(id: number): number {
     if (!isBidirectional(id)) return this.peer.initialMaxStreamDataUni;
