@@ -12,6 +12,9 @@ import { UdpEndpoint } from "../driver/udp-endpoint.js";
 import { keylogSink, type KeylogOption } from "../driver/keylog-file.js";
 import { qlogDirectory, type QlogOption } from "../driver/qlog-files.js";
 import type { SessionTicket } from "../tls/ticket.js";
+import { CIPHER_SUITES, type CipherSuiteName } from "../crypto/suites.js";
+import type { EarlyDataStatus } from "../quic/connection.js";
+import { encodeResumptionState, toResumptionState, type ResumptionState } from "../quic/resumption.js";
 
 /** Certificate, key or CA input: PEM text or DER/PEM bytes. */
 export type CertInput = string | Uint8Array | Array<string | Uint8Array>;
@@ -42,6 +45,19 @@ export interface SocketHandlers<T = unknown> {
   error?(socket: QuicSocket<T>, error: Error): void;
   /** A datagram (DATAGRAM frame, RFC 9221) arrived; needs the `datagrams` option. */
   datagram?(socket: QuicSocket<T>, data: Buffer): void;
+  /**
+   * Client: the server sent a session ticket (or a NEW_TOKEN token to go
+   * with the last one). `ticket` is opaque and serializable: the TLS ticket,
+   * the server's transport parameters and its address token. Pass it as
+   * `tls.session` to resume a later connection, with 0-RTT when allowed.
+   */
+  sessionTicket?(socket: QuicSocket<T>, ticket: Uint8Array): void;
+  /**
+   * Client: the server accepted or rejected our 0-RTT data (before `open`).
+   * Rejected data is sent again after the handshake, unless the server chose
+   * another ALPN or lower limits, which fail the connection instead.
+   */
+  earlyData?(socket: QuicSocket<T>, accepted: boolean): void;
 }
 
 /** A key log destination of `quic()` / `listen()`: a file path, or a callback per connection and line. */
@@ -88,8 +104,22 @@ export interface QuicClientOptions<T = unknown> extends StreamHandlers<T>, QuicT
     rejectUnauthorized?: boolean;
     /** Server name for SNI and verification (default: the host of the target). */
     serverName?: string;
-    /** A session ticket from an earlier connection's `socket.sessionTicket`, to resume. */
-    session?: SessionTicket | Uint8Array;
+    /** A session from an earlier connection (the `sessionTicket` callback or `socket.sessionTicket`), to resume. */
+    session?: Uint8Array | SessionTicket;
+    /**
+     * The server's transport parameters of the session (seed 001's
+     * remoteTransportParams), when the ticket came without them; needed for 0-RTT.
+     */
+    remoteTransportParams?: Uint8Array;
+    /**
+     * With a session that allows it, send stream data written before the
+     * handshake completes in 0-RTT (RFC 9001 section 4.6); `quic()` then
+     * resolves at once. 0-RTT data can be replayed by an attacker: only
+     * send what is safe to process twice. Default true.
+     */
+    earlyData?: boolean;
+    /** TLS 1.3 cipher suites in preference order: names such as TLS_CHACHA20_POLY1305_SHA256, as an array or a ":"-separated list. */
+    ciphers?: string | string[];
   };
   /** ALPN protocol(s). Default "tsquic". */
   alpn?: string | string[];
@@ -130,10 +160,18 @@ export interface QuicServerOptions<T = unknown> extends SocketHandlers<T>, QuicT
     passphrase?: string;
     /** Require clients to present a certificate (default: when `ca` is set). */
     requestCert?: boolean;
+    /**
+     * Accept 0-RTT data from resuming clients (RFC 9001 section 4.6).
+     * Default false: early data can be replayed. When on, each ticket
+     * allows early data once (see src/quic/early-data.ts).
+     */
+    earlyData?: boolean;
+    /** TLS 1.3 cipher suites in preference order (names, an array or a ":"-separated list). */
+    ciphers?: string | string[];
   };
   /** Stream callbacks for every connection. */
   stream?: StreamHandlers<T>;
-  /** Require a Retry round trip before keeping state (address validation, RFC 9000 section 8.1.2). */
+  /** Require a Retry round trip before keeping state (address validation, RFC 9000 section 8.1.2); a client's NEW_TOKEN token from an earlier connection skips it. */
   validateAddress?: boolean;
   /** Most simultaneous connections. */
   maxConnections?: number;
@@ -146,6 +184,20 @@ export interface QuicServerOptions<T = unknown> extends SocketHandlers<T>, QuicT
    * the handshake is confirmed.
    */
   preferredAddress?: { ipv4?: SocketAddress; ipv6?: SocketAddress };
+}
+
+/**
+ * Parses a cipher-suite option: TLS 1.3 suite names, as an array or a list
+ * separated by ":" or ",". Throws a TypeError naming the supported suites.
+ */
+export function cipherSuitesOption(ciphers: string | string[]): CipherSuiteName[] {
+  const names = (Array.isArray(ciphers) ? ciphers : ciphers.split(/[:,]/)).map((n) => n.trim()).filter((n) => n.length > 0);
+  const known = CIPHER_SUITES.map((c) => c.name as string);
+  for (const n of names) {
+    if (!known.includes(n)) throw new TypeError(`unsupported cipher suite "${n}" (supported: ${known.join(", ")})`);
+  }
+  if (names.length === 0) throw new TypeError("the cipher list is empty");
+  return names as CipherSuiteName[];
 }
 
 /** The resolved handler set a connection dispatches to; replaced wholesale by `server.reload`. */
@@ -207,6 +259,11 @@ export class QuicStream<T = unknown> {
     return this.closedFired;
   }
 
+  /** Server: true when the peer's data on this stream arrived in 0-RTT (replayable: act on it only if that is safe). */
+  get earlyData(): boolean {
+    return this.socket.connection.receivedInEarlyData(this.id);
+  }
+
   /** @internal */
   _markClosed(): boolean {
     if (this.closedFired) return false;
@@ -251,8 +308,8 @@ export class QuicSocket<T = unknown> {
   _onFail: ((e: Error) => void) | undefined;
   /** @internal called when the connection is gone */
   _onGone: (() => void) | undefined;
-  /** The latest session ticket received (client), to resume a later connection. */
-  sessionTicket: SessionTicket | undefined;
+  /** The latest session received (client; see the `sessionTicket` callback), to pass as `tls.session` later. */
+  sessionTicket: Uint8Array | undefined;
   /** Migrations waiting for their path's validation, by new local address. */
   private readonly migrations: Array<{ local: SocketAddress; resolve: (p: PathAddresses) => void; reject: (e: Error) => void }> = [];
 
@@ -354,6 +411,20 @@ export class QuicSocket<T = unknown> {
     return this.connection.alpnProtocol;
   }
 
+  /**
+   * 0-RTT on this connection: "none", "attempted" (client, before the
+   * server answered), "accepted", or "rejected" (client; the data was sent
+   * again in 1-RTT).
+   */
+  get earlyData(): EarlyDataStatus {
+    return this.connection.earlyDataStatus;
+  }
+
+  /** The server's encoded transport parameters (client), as remembered for 0-RTT. */
+  get remoteTransportParams(): Uint8Array | undefined {
+    return this.connection.tls.peerTransportParameters;
+  }
+
   /** Connection statistics: RTT, congestion window, bytes and packets, losses. */
   stats(): ReturnType<Connection["stats"]> {
     return this.connection.stats();
@@ -418,8 +489,14 @@ export class QuicSocket<T = unknown> {
           this._onOpen?.();
           this._onOpen = undefined;
           break;
-        case "session_ticket":
-          this.sessionTicket = e.ticket;
+        case "session_ticket": {
+          const ticket = encodeResumptionState({ ticket: e.ticket, ...(e.token ? { token: e.token } : {}) });
+          this.sessionTicket = ticket;
+          this.call(() => h.socket.sessionTicket?.(this, ticket));
+          break;
+        }
+        case "early_data":
+          if (this.connection.role === "client") this.call(() => h.socket.earlyData?.(this, e.accepted));
           break;
         case "datagram": {
           const buf = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
@@ -586,6 +663,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
   const keylog = options.keylog;
   const earlyKeylog: string[] = [];
   const tls = options.tls ?? {};
+  const session = tls.session === undefined ? undefined : toResumptionState(tls.session);
   const config: ConnectionConfig = {
     alpn: alpnList(options.alpn),
     clientTls: {
@@ -594,6 +672,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
       ...(tls.key !== undefined ? { key: tls.key } : {}),
       ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
       ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+      ...(tls.ciphers !== undefined ? { cipherSuites: cipherSuitesOption(tls.ciphers) } : {}),
     },
     ...transportConfig(options),
     ...(typeof keylog === "function"
@@ -608,7 +687,7 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
   const conn = udp.connect({
     serverName: tls.serverName ?? host,
     remote: { address, port },
-    ...(tls.session ? { sessionTicket: tls.session as Uint8Array } : {}),
+    ...resumeOptions(session, tls.remoteTransportParams, tls.earlyData ?? true),
   });
   const socket = new QuicSocket<T>(conn, { udp, handlers: () => handlers });
   socketRef = socket;
@@ -620,11 +699,24 @@ export async function quic<T = unknown>(target: string, options: QuicClientOptio
       void udp.close();
     });
   };
+  // With 0-RTT the socket is usable at once: what its streams carry goes in 0-RTT packets.
+  if (conn.canSendApplicationData) return socket;
   await new Promise<void>((resolve, reject) => {
     socket._onOpen = resolve;
     socket._onFail = reject;
   });
   return socket;
+}
+
+/** The connect options resuming `session` (ticket, NEW_TOKEN token, 0-RTT). */
+export function resumeOptions(
+  session: ResumptionState | undefined,
+  remoteTransportParams: Uint8Array | undefined,
+  earlyData: boolean,
+): { sessionTicket?: SessionTicket; token?: Uint8Array; earlyData: boolean } {
+  if (!session) return { earlyData };
+  const ticket = remoteTransportParams ? { ...session.ticket, peerTransportParameters: remoteTransportParams } : session.ticket;
+  return { sessionTicket: ticket, ...(session.token ? { token: session.token } : {}), earlyData };
 }
 
 /** A QUIC server (seed 000's `Bun.listen({ quic })`). */
@@ -653,6 +745,8 @@ export class QuicServer<T = unknown> {
         key: options.quic.key,
         ...(options.quic.passphrase !== undefined ? { passphrase: options.quic.passphrase } : {}),
         ...(options.quic.ca !== undefined ? { ca: options.quic.ca, requestClientCertificate: options.quic.requestCert ?? true } : {}),
+        ...(options.quic.earlyData ? { earlyData: true } : {}),
+        ...(options.quic.ciphers !== undefined ? { cipherSuites: cipherSuitesOption(options.quic.ciphers) } : {}),
       },
       ...transportConfig(options),
       ...(typeof keylog === "function" ? { keylog: (line: string, c: Connection) => callHandler(() => keylog(this.socketFor(c), line)) } : keylogConfig(keylog)),

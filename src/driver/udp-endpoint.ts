@@ -1,6 +1,6 @@
 import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
-import type { Connection } from "../quic/connection.js";
+import type { ClientConnectionOptions, Connection } from "../quic/connection.js";
 import { TsquicError } from "../util/errors.js";
 import { Endpoint, type EndpointOptions } from "../quic/endpoint.js";
 import type { PreferredAddressConfig } from "../quic/path/preferred.js";
@@ -196,7 +196,7 @@ export class UdpEndpoint {
   }
 
   /** Starts a client connection from this socket. */
-  connect(options: { serverName?: string; remote: SocketAddress; sessionTicket?: Uint8Array }): Connection {
+  connect(options: Omit<ClientConnectionOptions, "config" | "statelessResetKey" | "local" | "now">): Connection {
     const c = this.endpoint.connect({ ...options, local: this.localAddress, now: clock() });
     this.touch(c);
     return c;
