@@ -19,6 +19,7 @@
  */
 import type { CloseInfo, Connection, ConnectionEvent } from "../quic/connection.js";
 import { QuicConnectionError } from "../quic/connection.js";
+import type { SessionTicket } from "../tls/ticket.js";
 import { TsquicError } from "../util/errors.js";
 import { FieldSectionTooLargeError, H3Error, H3ErrorCode, h3ErrorName } from "./errors.js";
 import {
@@ -96,7 +97,14 @@ export type H3Event =
   /** The peer sent GOAWAY (RFC 9114 section 5.2): a stream ID from a server, a push ID from a client. */
   | { type: "goaway"; id: number }
   /** The connection ended; `error` is undefined for a clean close (H3_NO_ERROR). */
-  | { type: "closed"; info: CloseInfo; error: Error | undefined };
+  | { type: "closed"; info: CloseInfo; error: Error | undefined }
+  /**
+   * Client: the server accepted or rejected our 0-RTT requests (rejected
+   * ones are sent again in 1-RTT); the handshake is complete.
+   */
+  | { type: "early_data"; accepted: boolean }
+  /** Client: a session ticket (and NEW_TOKEN token) to resume a later connection with. */
+  | { type: "session_ticket"; ticket: SessionTicket; token: Uint8Array | undefined };
 
 /** Statistics of the QPACK contexts, to see the dynamic tables at work. */
 export interface QpackStats {
@@ -243,7 +251,8 @@ export class H3Connection {
       // A reserved identifier 0x1f * N + 0x21 (RFC 9114 section 7.2.4.1), so peers keep ignoring unknown settings.
       ...(options.grease === false ? {} : { extra: [[0x1f * (1 + Math.floor(Math.random() * 1000)) + 0x21, Math.floor(Math.random() * 1024)] as [number, number]] }),
     };
-    if (transport.isEstablished) this.start();
+    // With 0-RTT (client) or after accepting it (server), our streams open before the handshake completes.
+    if (transport.isEstablished || transport.canSendApplicationData) this.start();
   }
 
   // ------------------------------------------------------------- queries
@@ -266,6 +275,11 @@ export class H3Connection {
   /** Request streams not yet fully closed at the transport. */
   get activeRequests(): number {
     return this.requests.size;
+  }
+
+  /** Server: true when the request on `streamId` arrived (at least in part) in 0-RTT: replayable (RFC 8470 section 5). */
+  isEarlyRequest(streamId: number): boolean {
+    return this.transport.receivedInEarlyData(streamId);
   }
 
   /** True when a request can be sent now (a client with a usable connection and free stream credit). */
@@ -381,8 +395,16 @@ export class H3Connection {
       case "streams_available":
         if (e.bidi && this.isClient) this.emit({ type: "streams_available" });
         break;
+      case "early_data":
+        // Server: accepted 0-RTT, our streams may open now (0.5-RTT). Client: the verdict.
+        if (this.isClient) this.emit(e);
+        else this.start();
+        break;
+      case "session_ticket":
+        this.emit(e);
+        break;
       default:
-        // finished, session_ticket: nothing to do at this layer.
+        // finished: nothing to do at this layer.
         break;
     }
   }

@@ -10,9 +10,10 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { KeyObject } from "node:crypto";
-import { keylogConfig, type CertInput } from "../api/quic.js";
+import { cipherSuitesOption, keylogConfig, resumeOptions, type CertInput } from "../api/quic.js";
 import type { KeylogOption } from "../driver/keylog-file.js";
 import { qlogDirectory, type QlogOption } from "../driver/qlog-files.js";
+import { toResumptionState } from "../quic/resumption.js";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import { UdpEndpoint } from "../driver/udp-endpoint.js";
 import { TsquicError } from "../util/errors.js";
@@ -34,6 +35,8 @@ export interface H3TlsOptions {
   /** Client private key. */
   key?: string | Uint8Array | KeyObject;
   passphrase?: string;
+  /** TLS 1.3 cipher suites in preference order (names, an array or a ":"-separated list). */
+  ciphers?: string | string[];
 }
 
 /** `RequestInit` plus the TLS options of the connection to use. */
@@ -76,6 +79,17 @@ export interface H3AgentOptions {
   qlog?: QlogOption;
   /** DNS lookup (default: the platform's). */
   lookup?: (hostname: string) => Promise<{ address: string; family: number }>;
+  /**
+   * Sessions (tickets and address tokens) kept for resumption, one per
+   * origin and TLS settings; 0 turns resumption off. Default 256.
+   */
+  sessionCache?: number;
+  /**
+   * When resuming, send GET and HEAD requests without a body in 0-RTT, if
+   * the server allows it (RFC 9114 section 10.9, RFC 8470). Other requests
+   * wait for the handshake. Default true.
+   */
+  earlyData?: boolean;
 }
 
 /** Methods the fetch standard normalizes to uppercase. */
@@ -86,6 +100,12 @@ const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
 /** Statuses whose responses have no content (RFC 9110 sections 15.3.5, 15.3.6, 15.4.5). */
 const NULL_BODY_STATUS = new Set([204, 205, 304]);
+/** Methods sent in 0-RTT (without a body): safe and idempotent, so a replay does no harm (RFC 8470 section 4). */
+const EARLY_METHODS = new Set(["GET", "HEAD"]);
+/** 425 Too Early: the server wants the request again after the handshake (RFC 8470 section 5.2). */
+const TOO_EARLY = 425;
+/** Responses to requests sent in 0-RTT. */
+const earlyResponses = new WeakSet<Response>();
 
 /** A request body, normalized. */
 type BodySource = { kind: "none" } | { kind: "bytes"; bytes: Uint8Array } | { kind: "stream"; stream: ReadableStream<unknown>; length: number | undefined };
@@ -168,7 +188,7 @@ function identity(v: unknown): string {
 
 /** The pool key: origin plus every TLS setting that changes what a connection is, and its own qlog or key log if it asks for one. */
 function poolKey(url: URL, tls: H3TlsOptions, logging?: Pick<NormalizedRequest, "qlog" | "keylog">): string {
-  const base = [url.host, tls.serverName ?? "", tls.rejectUnauthorized === false ? "0" : "1", identity(tls.ca), identity(tls.cert), identity(tls.key)];
+  const base = [url.host, tls.serverName ?? "", tls.rejectUnauthorized === false ? "0" : "1", identity(tls.ca), identity(tls.cert), identity(tls.key), String(tls.ciphers ?? "")];
   if (logging?.qlog !== undefined || logging?.keylog !== undefined) base.push(identity(logging.qlog), identity(logging.keylog));
   return base.join("|");
 }
@@ -178,6 +198,8 @@ class ClientConnection {
   readonly key: string;
   readonly session: H3Session;
   readonly ready: Promise<void>;
+  /** Resolves once the handshake is complete (after `ready` when requests may go in 0-RTT). */
+  readonly handshake: Promise<void>;
   /** Resolves once the UDP socket is closed. */
   readonly gone: Promise<void>;
   /** Requests in progress. */
@@ -200,8 +222,21 @@ class ClientConnection {
       readyReject = rej;
     });
     this.ready.catch(() => {});
+    let handshakeResolve!: () => void;
+    let handshakeReject!: (e: Error) => void;
+    this.handshake = new Promise<void>((res, rej) => {
+      handshakeResolve = res;
+      handshakeReject = rej;
+    });
+    this.handshake.catch(() => {});
     this.session = new H3Session(h3, () => udp.touch(h3.transport), {
-      ready: () => readyResolve(),
+      ready: () => {
+        readyResolve();
+        if (h3.transport.isEstablished) handshakeResolve();
+      },
+      // The verdict on 0-RTT comes with the end of the handshake.
+      earlyData: () => handshakeResolve(),
+      sessionTicket: (_s, session) => agent._storeSession(key, session),
       streamsAvailable: () => this.wakeStreamWaiters(),
       goaway: () => {
         // RFC 9114 section 5.2: no new requests here; new ones go to a new connection.
@@ -211,6 +246,7 @@ class ClientConnection {
       },
       closed: (_s, error) => {
         readyReject(error ?? new TsquicError("ERR_H3_CONNECTION_CLOSED", "the connection closed before it was ready"));
+        handshakeReject(error ?? new TsquicError("ERR_H3_CONNECTION_CLOSED", "the connection closed before the handshake completed"));
         this.agent._forget(this);
         this.wakeStreamWaiters();
         if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -223,6 +259,11 @@ class ClientConnection {
         });
       },
     });
+  }
+
+  /** True once the handshake is complete. */
+  get established(): boolean {
+    return this.session.h3.transport.isEstablished;
   }
 
   /** True when new requests may use this connection. */
@@ -342,6 +383,7 @@ class ClientConnection {
           return;
         }
         streamId = id;
+        const early = !h3.transport.isEstablished;
         session.setSink(id, {
           headers: (list, interim) => {
             if (interim || responded) return;
@@ -378,6 +420,7 @@ class ClientConnection {
               return fail(new TypeError(`unusable response: ${(e as Error).message}`));
             }
             Object.defineProperty(response, "url", { value: req.url.href });
+            if (early) earlyResponses.add(response);
             responded = true;
             resolve(response);
             if (noBody) done();
@@ -447,6 +490,8 @@ export class H3Agent {
   private readonly pool = new Map<string, ClientConnection>();
   private readonly connecting = new Map<string, Promise<ClientConnection>>();
   private readonly all = new Set<ClientConnection>();
+  /** Sessions to resume by pool key, oldest first (bounded by `sessionCache`). */
+  private readonly sessions = new Map<string, Uint8Array>();
 
   constructor(options: H3AgentOptions = {}) {
     this.options = options;
@@ -505,15 +550,27 @@ export class H3Agent {
     }
   }
 
-  /** One request on a pooled connection; a request the server rejected unprocessed is retried once. */
+  /**
+   * One request on a pooled connection; a request the server rejected
+   * unprocessed is retried once, and one it found too early (425) once
+   * after the handshake.
+   */
   private async send(req: NormalizedRequest): Promise<Response> {
     const replayable = req.body.kind !== "stream";
     for (let attempt = 0; ; attempt++) {
       req.signal?.throwIfAborted();
       const conn = await this.connection(req);
+      // Only safe requests without a body may be replayed by an attacker: the others wait for the handshake (RFC 8470 section 4).
+      if (!conn.established && !(EARLY_METHODS.has(req.method) && req.body.kind === "none")) await abortable(conn.handshake, req.signal);
       req.signal?.throwIfAborted();
       try {
-        return await conn.request(req);
+        const res = await conn.request(req);
+        if (res.status === TOO_EARLY && earlyResponses.has(res) && attempt === 0) {
+          await res.body?.cancel().catch(() => {});
+          await abortable(conn.handshake, req.signal);
+          continue;
+        }
+        return res;
       } catch (e) {
         // RFC 9114 sections 4.1.1 and 5.2: a rejected request was not processed and may be retried once, elsewhere.
         const rejected = (e instanceof H3StreamError && e.errorCode === H3ErrorCode.H3_REQUEST_REJECTED) || (e instanceof TsquicError && e.code === "ERR_H3_GOAWAY");
@@ -532,13 +589,26 @@ export class H3Agent {
       p = this.open(req, key).finally(() => this.connecting.delete(key));
       this.connecting.set(key, p);
     }
-    const signal = req.signal;
-    if (!signal) return p;
-    return new Promise<ClientConnection>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    });
+    return abortable(p, req.signal);
+  }
+
+  /** The session kept to resume `url`'s origin with these TLS options (to save it, as `tsquic get --session-file` does). */
+  getSession(url: string | URL, tls: H3TlsOptions = this.options.tls ?? {}): Uint8Array | undefined {
+    return this.sessions.get(poolKey(new URL(String(url)), tls));
+  }
+
+  /** Sets the session the next connection to `url`'s origin resumes (e.g. one loaded from a file). */
+  setSession(url: string | URL, session: Uint8Array, tls: H3TlsOptions = this.options.tls ?? {}): void {
+    this._storeSession(poolKey(new URL(String(url)), tls), session);
+  }
+
+  /** @internal keeps the newest session per key, dropping the oldest past the bound. */
+  _storeSession(key: string, session: Uint8Array): void {
+    const limit = this.options.sessionCache ?? 256;
+    if (limit <= 0) return;
+    this.sessions.delete(key);
+    this.sessions.set(key, session);
+    if (this.sessions.size > limit) this.sessions.delete(this.sessions.keys().next().value!);
   }
 
   private async open(req: NormalizedRequest, key: string): Promise<ClientConnection> {
@@ -563,9 +633,14 @@ export class H3Agent {
       ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
       ...(req.qlog !== undefined || req.keylog !== undefined ? loggingConfig(req) : this.logging),
     };
+    if (tls.ciphers !== undefined) config.clientTls!.cipherSuites = cipherSuitesOption(tls.ciphers);
     let conn: ClientConnection | undefined;
     const udp = await UdpEndpoint.bind({ config, address: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0, server: false }, () => conn?.dispatch());
-    const transport = udp.connect({ serverName: tls.serverName ?? host, remote: { address, port } });
+    // A session is used once (RFC 8446 Appendix C.4): the new connection brings its own.
+    const saved = this.sessions.get(key);
+    this.sessions.delete(key);
+    const session = saved && toResumptionState(saved);
+    const transport = udp.connect({ serverName: tls.serverName ?? host, remote: { address, port }, ...resumeOptions(session, undefined, o.earlyData ?? true) });
     conn = new ClientConnection(this, key, udp, new H3Connection(transport, this.h3Options));
     this.all.add(conn);
     void conn.gone.then(() => this.all.delete(conn!));
@@ -608,4 +683,14 @@ export function fetch(input: string | URL | Request, init?: H3RequestInit): Prom
 /** Closes every pooled connection of the default agent. */
 export function closeAll(): Promise<void> {
   return defaultAgent.closeAll();
+}
+
+/** `p`, or a rejection with the signal's reason when it aborts first. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

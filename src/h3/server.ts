@@ -7,7 +7,7 @@
  * length get a Content-Length.
  */
 import type { KeyObject } from "node:crypto";
-import { keylogConfig, QuicSocket, transportConfig, type CertInput, type QuicServerOptions } from "../api/quic.js";
+import { cipherSuitesOption, keylogConfig, QuicSocket, transportConfig, type CertInput, type QuicServerOptions } from "../api/quic.js";
 import type { KeylogOption } from "../driver/keylog-file.js";
 import type { QlogOption } from "../driver/qlog-files.js";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
@@ -53,10 +53,23 @@ export interface ServeOptions {
   keylog?: KeylogOption;
   /** Writes a qlog file per connection into this directory (a path or `{ dir }`). */
   qlog?: QlogOption;
-  /** Require a Retry round trip (address validation, RFC 9000 section 8.1.2). */
+  /** Require a Retry round trip (address validation, RFC 9000 section 8.1.2); a NEW_TOKEN token from an earlier connection skips it. */
   validateAddress?: boolean;
   /** Addresses offered to clients in preferred_address (RFC 9000 section 9.6); see `listen()`. */
   preferredAddress?: QuicServerOptions["preferredAddress"];
+  /**
+   * Accept 0-RTT from resuming clients (RFC 9001 section 4.6). Default
+   * false. Early requests can be replayed by an attacker: each ticket
+   * allows early data once, and only requests `acceptEarlyRequest` lets
+   * through reach `fetch` (see `server.isEarlyRequest(request)`); the
+   * others are answered 425 Too Early so the client retries them after
+   * the handshake (RFC 8470 section 5.2).
+   */
+  earlyData?: boolean;
+  /** Which requests received in 0-RTT `fetch` may handle; default: the safe methods GET, HEAD and OPTIONS (RFC 9110 section 9.2.1). */
+  acceptEarlyRequest?(request: Request): boolean;
+  /** TLS 1.3 cipher suites in preference order (names, an array or a ":"-separated list). */
+  ciphers?: string | string[];
   /** Most simultaneous connections. */
   maxConnections?: number;
   /**
@@ -81,6 +94,12 @@ const EAGER_BODY_LIMIT = 8 * 1024 * 1024;
 
 /** Response fields the server manages itself. */
 const MANAGED = new Set(["content-length"]);
+
+/** Safe methods (RFC 9110 section 9.2.1): the requests served from 0-RTT by default. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** 425 Too Early (RFC 8470 section 5.2). */
+const TOO_EARLY = 425;
 
 /** A request being served. */
 interface Exchange {
@@ -135,6 +154,8 @@ export class H3Server {
         key: options.key,
         ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
         ...(options.ca !== undefined ? { ca: options.ca, requestClientCertificate: true } : {}),
+        ...(options.earlyData ? { earlyData: true } : {}),
+        ...(options.ciphers !== undefined ? { cipherSuites: cipherSuitesOption(options.ciphers) } : {}),
       },
       ...transportConfig(options),
       ...keylogConfig(options.keylog),
@@ -192,6 +213,17 @@ export class H3Server {
   /** The HTTP/3 connections, for inspection (QPACK statistics, settings). */
   get h3Connections(): H3Connection[] {
     return [...this.sessions.values()].map((s) => s.h3);
+  }
+
+  /** Requests that arrived in 0-RTT. */
+  private readonly earlyRequests = new WeakSet<Request>();
+
+  /**
+   * True when `request` arrived (at least in part) in 0-RTT: an attacker
+   * may replay it, so act on it only if doing so twice is harmless (RFC 8470 section 5).
+   */
+  isEarlyRequest(request: Request): boolean {
+    return this.earlyRequests.has(request);
   }
 
   /** Connections of the other protocols (see {@link ServeOptions.otherProtocols}). */
@@ -308,6 +340,22 @@ export class H3Server {
       } as RequestInit);
     } catch {
       return this.simpleResponse(ex, 400);
+    }
+    if (h3.isEarlyRequest(streamId)) {
+      const accept = this.options.acceptEarlyRequest ?? ((r: Request) => SAFE_METHODS.has(r.method));
+      let ok = false;
+      try {
+        ok = accept(request);
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        // Not processed: the client sends it again after the handshake.
+        session.removeSink(streamId);
+        ex.body?.error(new DOMException("request refused as too early", "AbortError"));
+        return this.simpleResponse(ex, TOO_EARLY);
+      }
+      this.earlyRequests.add(request);
     }
     this.inFlight++;
     void this.handle(ex, request)

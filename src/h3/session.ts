@@ -10,6 +10,7 @@ import { H3ErrorCode } from "./errors.js";
 import { H3Connection, H3StreamError, type H3Event } from "./connection.js";
 import { CONNECTION_SPECIFIC_FIELDS } from "./messages.js";
 import type { Header } from "./qpack/primitives.js";
+import { encodeResumptionState } from "../quic/resumption.js";
 
 /** Receives the events of one request stream. */
 export interface StreamSink {
@@ -33,6 +34,10 @@ export interface SessionHandlers {
   streamsAvailable?(session: H3Session): void;
   /** The connection ended; `error` is undefined for a clean close. */
   closed?(session: H3Session, error: Error | undefined): void;
+  /** Client: the server's verdict on our 0-RTT requests; the handshake is complete. */
+  earlyData?(session: H3Session, accepted: boolean): void;
+  /** Client: an encoded session (ticket and NEW_TOKEN token) to resume a later connection with. */
+  sessionTicket?(session: H3Session, encoded: Uint8Array): void;
 }
 
 interface Waiter {
@@ -182,6 +187,12 @@ export class H3Session {
         return;
       }
       case "settings":
+        return;
+      case "early_data":
+        this.handlers.earlyData?.(this, e.accepted);
+        return;
+      case "session_ticket":
+        this.handlers.sessionTicket?.(this, encodeResumptionState({ ticket: e.ticket, ...(e.token ? { token: e.token } : {}) }));
         return;
     }
   }

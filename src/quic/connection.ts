@@ -1373,8 +1373,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     // Initial and Handshake ACKs, the default 3 (recovery ignores Initial delays, RFC 9002 section 5.3).
     const exponent = space === PacketNumberSpace.Application ? (this.peerParams?.ackDelayExponent ?? 3) : 3;
     this.recovery.onAckFrame(space, f, exponent, now);
-    // An acknowledged 1-RTT packet confirms the handshake for a client (RFC 9001 section 4.1.2).
-    if (space === PacketNumberSpace.Application && this.role === "client" && this.handshakeComplete && !this.handshakeConfirmed) {
+    // An acknowledged 1-RTT packet confirms the handshake for a client (RFC 9001 section 4.1.2); an acknowledged 0-RTT one does not.
+    if (space === PacketNumberSpace.Application && this.role === "client" && this.handshakeComplete && !this.handshakeConfirmed && this.recovery.largestAcked(space) >= this.firstOneRttPn) {
       this.confirmHandshake(now);
     }
   }
@@ -1587,6 +1587,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         this.prepareNextReadKeys();
       } else {
         this.writeSecret = secret;
+        // Application packet numbers below this one went out in 0-RTT (the spaces share numbers, RFC 9000 section 12.3).
+        this.firstOneRttPn = this.spaces[PacketNumberSpace.Application].nextPn;
       }
     }
     if (level === "handshake" && direction === "write") this.recovery.onHandshakeKeysAvailable(now);
@@ -1595,6 +1597,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   }
 
   private retryUndecryptable = false;
+  /** First application packet number protected with 1-RTT keys. */
+  private firstOneRttPn = 0;
 
   /**
    * 0-RTT keys (RFC 9001 section 4.6.1). Client: it may now send stream
