@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { H3Agent } from "../h3/fetch.js";
@@ -7,7 +7,9 @@ import { getHq } from "../hq/client.js";
 import { keylogToFile } from "../driver/keylog-file.js";
 import { ProgressDisplay, formatBytes } from "./progress.js";
 
-const USAGE = "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--max-udp-payload N]";
+const USAGE =
+  "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--max-udp-payload N]" +
+  " [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update]";
 
 /** Outcome of one URL. */
 interface Outcome {
@@ -36,6 +38,10 @@ export async function runGet(args: string[]): Promise<number> {
       "qlog-dir": { type: "string" },
       "server-name": { type: "string" },
       "max-udp-payload": { type: "string" },
+      "session-file": { type: "string" },
+      "disable-early-data": { type: "boolean" },
+      ciphers: { type: "string" },
+      "key-update": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
     },
   });
@@ -51,6 +57,10 @@ export async function runGet(args: string[]): Promise<number> {
     process.stderr.write("tsquic get: --ca FILE or --insecure is required (the server's certificate must be verified or explicitly not)\n");
     return 2;
   }
+  if (values.alpn !== "h3" && (values["session-file"] || values.ciphers || values["key-update"])) {
+    process.stderr.write("tsquic get: --session-file, --ciphers and --key-update work with --alpn h3 only\n");
+    return 2;
+  }
   const urls = positionals.map((u) => new URL(u));
   const ca = values.ca ? readFileSync(values.ca) : undefined;
   // SSLKEYLOGFILE is the variable browsers and curl honour for the same purpose.
@@ -60,10 +70,17 @@ export async function runGet(args: string[]): Promise<number> {
   const maxUdp = values["max-udp-payload"] ? Number(values["max-udp-payload"]) : undefined;
   if (values.output) mkdirSync(values.output, { recursive: true });
   const progress = new ProgressDisplay();
+  const base = { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, progress };
   const outcomes =
     values.alpn === "h3"
-      ? await getH3(urls, { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, progress })
-      : await getHqAll(urls, { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, progress });
+      ? await getH3(urls, {
+          ...base,
+          sessionFile: values["session-file"],
+          earlyData: !values["disable-early-data"],
+          ciphers: values.ciphers,
+          keyUpdate: !!values["key-update"],
+        })
+      : await getHqAll(urls, base);
   progress.finish();
   let failed = 0;
   for (const o of outcomes) {
@@ -86,24 +103,107 @@ interface GetOptions {
   progress: ProgressDisplay;
 }
 
+/** What only the HTTP/3 client does. */
+interface H3GetOptions extends GetOptions {
+  /** Load the session to resume from this file (when it exists) and save the new one there. */
+  sessionFile: string | undefined;
+  /** Send the GETs in 0-RTT when the session allows it. */
+  earlyData: boolean;
+  ciphers: string | undefined;
+  /** Start a key update once the handshake is confirmed (RFC 9001 section 6), as ngtcp2's client does. */
+  keyUpdate: boolean;
+}
+
 /** The file a URL is saved to: its last path segment (or index.html), under the output directory. */
 function outputPath(dir: string, url: URL): string {
   const name = basename(decodeURIComponent(url.pathname)) || "index.html";
   return join(dir, name);
 }
 
-async function getH3(urls: URL[], o: GetOptions): Promise<Outcome[]> {
+async function getH3(urls: URL[], o: H3GetOptions): Promise<Outcome[]> {
   // One agent: one connection per origin, every request in parallel on it.
   const agent = new H3Agent({
-    tls: { ...(o.ca ? { ca: o.ca } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}), ...(o.serverName ? { serverName: o.serverName } : {}) },
+    tls: {
+      ...(o.ca ? { ca: o.ca } : {}),
+      ...(o.insecure ? { rejectUnauthorized: false } : {}),
+      ...(o.serverName ? { serverName: o.serverName } : {}),
+      ...(o.ciphers ? { ciphers: o.ciphers } : {}),
+    },
     ...(o.keylog ? { keylog: o.keylog } : {}),
     ...(o.qlog ? { qlog: o.qlog } : {}),
     ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
+    earlyData: o.earlyData,
   });
+  // The session file resumes the first URL's origin.
+  const origin = urls[0]!;
+  if (o.sessionFile && existsSync(o.sessionFile)) agent.setSession(origin, readFileSync(o.sessionFile));
+  const keyUpdate = o.keyUpdate ? new KeyUpdater(agent, urls) : undefined;
   try {
-    return await Promise.all(urls.map((url) => fetchOne(agent, url, o)));
+    const outcomes = await Promise.all(urls.map((url) => fetchOne(agent, url, o)));
+    if (keyUpdate) outcomes.push(keyUpdate.outcome());
+    // The session arrives with (or just after) the handshake; a short download may end first.
+    if (o.sessionFile) {
+      const deadline = Date.now() + 1000;
+      while (!agent.getSession(origin) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const session = agent.getSession(origin);
+      if (session) writeFileSync(o.sessionFile, session, { mode: 0o600 });
+      else outcomes.push({ url: origin.origin, ok: false, bytes: 0, detail: `no session ticket to save in ${o.sessionFile}` });
+    }
+    if (o.sessionFile) for (const line of resumptionReport(agent, urls)) process.stderr.write(`${line}\n`);
+    return outcomes;
   } finally {
+    keyUpdate?.stop();
     await agent.closeAll();
+  }
+}
+
+/** One line per origin on how its connection started: resumed or not, 0-RTT accepted or not. */
+function resumptionReport(agent: H3Agent, urls: URL[]): string[] {
+  const lines: string[] = [];
+  for (const origin of new Set(urls.map((u) => u.origin))) {
+    const t = agent.connectionFor(origin)?.transport;
+    if (t) lines.push(`${origin}: ${t.tls.resumed ? "resumed" : "full handshake"}, 0-RTT ${t.earlyDataStatus}, cipher ${t.tls.cipherSuite?.name ?? "?"}`);
+  }
+  return lines;
+}
+
+/**
+ * Starts one 1-RTT key update on each connection as soon as it is allowed
+ * (handshake confirmed, RFC 9001 section 6.1) and checks that the peer
+ * answered in the new key phase before the downloads ended.
+ */
+class KeyUpdater {
+  private readonly timer: NodeJS.Timeout;
+  private readonly started = new Set<string>();
+
+  constructor(
+    private readonly agent: H3Agent,
+    private readonly urls: URL[],
+  ) {
+    this.timer = setInterval(() => this.tick(), 5);
+  }
+
+  private tick(): void {
+    for (const u of this.urls) {
+      const t = this.agent.connectionFor(u)?.transport;
+      if (t && !this.started.has(u.origin) && t.updateKey()) this.started.add(u.origin);
+    }
+  }
+
+  /** Whether every origin's update completed: our packets and the peer's in key phase 1. */
+  outcome(): Outcome {
+    this.tick();
+    const problems: string[] = [];
+    for (const origin of new Set(this.urls.map((u) => u.origin))) {
+      const t = this.agent.connectionFor(origin)?.transport;
+      if (!this.started.has(origin) || !t) problems.push(`${origin}: no key update started`);
+      else if (t.keyPhase !== 1 || t.peerKeyPhase !== 1) problems.push(`${origin}: key update not answered (we send phase ${t.keyPhase}, the peer ${t.peerKeyPhase})`);
+    }
+    return { url: "key update", ok: problems.length === 0, bytes: 0, detail: problems.join("; ") || "completed: both sides in key phase 1" };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
 

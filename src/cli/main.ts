@@ -10,9 +10,11 @@ Commands:
   cert --out DIR     write a local CA (ca.pem) and a certificate for localhost,
                      127.0.0.1 and ::1 (cert.pem, key.pem; ECDSA P-256)
   serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR]
+        [--retry] [--ciphers LIST] [--early-data]
                      serve a directory over HTTP/3 and hq-interop on one port
                      (a development certificate is generated when none is given)
   get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
+      [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update]
                      download URLs over one connection with the requests in
                      parallel; exit 0 only when every file arrived complete
 

@@ -11,7 +11,9 @@ import { keylogToFile } from "../driver/keylog-file.js";
 import { formatAddress } from "../quic/types.js";
 import { staticFileHandler } from "./static-files.js";
 
-const USAGE = "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR] [--retry] [--max-udp-payload N] [--preferred-address ADDR:PORT]";
+const USAGE =
+  "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR] [--retry] [--max-udp-payload N]" +
+  " [--preferred-address ADDR:PORT] [--ciphers LIST] [--early-data]";
 
 /**
  * `tsquic serve`: serves a directory over HTTP/3 and hq-interop on one UDP
@@ -33,6 +35,8 @@ export async function runServe(args: string[]): Promise<number> {
       retry: { type: "boolean" },
       "max-udp-payload": { type: "string" },
       "preferred-address": { type: "string" },
+      ciphers: { type: "string" },
+      "early-data": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
     },
   });
@@ -91,6 +95,9 @@ export async function runServe(args: string[]): Promise<number> {
     ...(values.retry ? { validateAddress: true } : {}),
     ...(preferredAddress ? { preferredAddress } : {}),
     ...(values["max-udp-payload"] ? { maxUdpPayloadSize: Number(values["max-udp-payload"]) } : {}),
+    ...(values.ciphers ? { ciphers: values.ciphers } : {}),
+    // GET and HEAD from 0-RTT (files are static: a replay does no harm); other methods get 425.
+    ...(values["early-data"] ? { earlyData: true } : {}),
   });
   await server.ready;
   // The port on stdout (and nothing else) lets scripts and tests find a server started with --port 0.

@@ -690,6 +690,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     return this.writeKeyPhase;
   }
 
+  /** Key phase bit of the latest 1-RTT packets received from the peer (RFC 9001 section 6). */
+  get peerKeyPhase(): 0 | 1 {
+    return this.readKeyPhase;
+  }
+
   /** Where 0-RTT stands on this connection (RFC 9001 section 4.6). */
   get earlyDataStatus(): EarlyDataStatus {
     return this.earlyData;

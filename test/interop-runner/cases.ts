@@ -8,7 +8,7 @@
  * and process is stopped before a case returns.
  */
 import { existsSync, mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
-import { clientMigrationTsquic, keyupdateTsquic, resumptionTsquic, resumptionProbeNgtcp2 } from "./raw.js";
+import { clientMigrationTsquic, keyupdateTsquic, resumptionTsquic } from "./raw.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UdpProxy, type ProxyConditions, type UdpProxyOptions } from "../../src/testing/udp-proxy.js";
@@ -27,6 +27,7 @@ export interface CaseResult {
 
 const TSQUIC = join(REPO_ROOT, "bin", "tsquic");
 const CHACHA = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305";
+const CHACHA_TLS = "TLS_CHACHA20_POLY1305_SHA256";
 const MB = 1024 * 1024;
 
 interface Certs {
@@ -76,6 +77,8 @@ interface Scenario {
   ngtcp2ServerArgs?: string[];
   /** Extra `tsquic serve` options. */
   tsquicServeArgs?: string[];
+  /** Extra `tsquic get` options. */
+  tsquicGetArgs?: string[];
   ngtcp2ClientArgs?: string[];
   ngtcp2Ciphers?: string;
   /** Called with the proxy, after all transfers; returns problems. */
@@ -216,7 +219,7 @@ async function runScenario(s: Scenario, peer: Peer): Promise<string[]> {
       // tsquic get (HTTP/3) against tsquic serve or gtlsserver.
       const server =
         peer === "tsquic"
-          ? await startTsquicServe(set.dir, certs)
+          ? await startTsquicServe(set.dir, certs, s.tsquicServeArgs)
           : await startNgtcp2Server({ root: set.dir, cert: certs.cert, key: certs.key, ...(s.ngtcp2Ciphers ? { ciphers: s.ngtcp2Ciphers } : {}), args: await withFreePorts(s.ngtcp2ServerArgs ?? []) }).then((p) =>
               Object.assign(p.process, { port: p.port }),
             );
@@ -225,7 +228,7 @@ async function runScenario(s: Scenario, peer: Peer): Promise<string[]> {
           runPool(n, parallel, async () => {
             const out = newOut();
             const urls = names.map((x) => `https://127.0.0.1:${port}/${x}`);
-            const r = await runProcess(process.execPath, [TSQUIC, "get", "--ca", certs.ca, "--server-name", "localhost", "--output", out, ...urls], s.timeoutMs);
+            const r = await runProcess(process.execPath, [TSQUIC, "get", "--ca", certs.ca, "--server-name", "localhost", "--output", out, ...(s.tsquicGetArgs ?? []), ...urls], s.timeoutMs);
             const p = compareDownloads(set, out).slice(0, 5);
             if (r.code !== 0) p.unshift(`tsquic get exited ${r.code}${r.timedOut ? " (timed out)" : ""}: ${tail(r.out, 600)}`);
             return p;
@@ -303,7 +306,11 @@ export const CASES: InteropCase[] = [
   { name: "longrtt", scenario: () => ({ files: { "1m.bin": MB }, c2s: { delay: 375 }, s2c: { delay: 375 }, timeoutMs: 90_000 }) },
   {
     name: "chacha20",
-    scenario: (peer) => (peer === "tsquic" ? "tsquic's client and server APIs have no cipher-suite option" : { files: { "1m.bin": MB }, ngtcp2Ciphers: CHACHA, timeoutMs: 30_000 }),
+    scenario: (peer) =>
+      peer === "tsquic"
+        ? // Both sides offer ChaCha20-Poly1305 alone: a completed transfer used it.
+          { files: { "1m.bin": MB }, h3: true, tsquicServeArgs: ["--ciphers", CHACHA_TLS], tsquicGetArgs: ["--ciphers", CHACHA_TLS], timeoutMs: 30_000 }
+        : { files: { "1m.bin": MB }, ngtcp2Ciphers: CHACHA, timeoutMs: 30_000 },
   },
   {
     name: "multiplexing",
@@ -334,10 +341,11 @@ export const CASES: InteropCase[] = [
         ? resumptionTsquic
         : peer === "ngtcp2-client"
           ? () => resumptionNgtcp2Client()
-          : async () => {
-              // tsquic get / fetch take no session ticket, so no file can cross a resumed connection: report the raw-QUIC probe as unsupported.
-              throw new Unsupported(`tsquic's HTTP/3 clients (tsquic get, fetch, H3Agent) accept no session ticket; ${await resumptionProbeNgtcp2()}`);
-            },
+          : () => twoGets("ngtcp2-server", false),
+  },
+  {
+    name: "zerortt",
+    scenario: (peer) => (peer === "ngtcp2-client" ? () => zeroRttNgtcp2Client() : () => twoGets(peer, true)),
   },
   { name: "http3", scenario: () => ({ files: { "1k.bin": 1024, "100k.bin": 100 * 1024, "1m.bin": MB }, h3: true, timeoutMs: 30_000 }) },
   { name: "blackhole", scenario: () => ({ files: { "5m.bin": 5 * MB }, c2s: BLACKHOLE, s2c: BLACKHOLE, timeoutMs: 90_000 }) },
@@ -348,7 +356,8 @@ export const CASES: InteropCase[] = [
         ? { files: { "3m.bin": 3 * MB }, ngtcp2ClientArgs: ["--key-update=10ms"], timeoutMs: 30_000 }
         : peer === "tsquic"
           ? keyupdateTsquic
-          : "tsquic's HTTP/3 client (tsquic get / fetch) cannot call Connection.updateKey(), and gtlsserver does not initiate key updates",
+          : // tsquic get --key-update exits 1 unless the update completed: both sides sending in key phase 1.
+            { files: { "3m.bin": 3 * MB }, tsquicGetArgs: ["--key-update"], timeoutMs: 30_000 },
   },
   {
     name: "amplificationlimit",
@@ -408,10 +417,92 @@ export async function runCase(name: string, peer: Peer): Promise<CaseResult> {
 class Unsupported extends Error {}
 
 /**
+ * `tsquic get --session-file` twice through the proxy, against `tsquic
+ * serve --early-data` or gtlsserver: the second connection must resume (no
+ * Certificate in the server's flight, `certBytes` fewer bytes) and, for
+ * `zeroRtt`, have its GET accepted in 0-RTT; every file intact both times.
+ */
+async function twoGets(server: "tsquic" | "ngtcp2-server", zeroRtt: boolean): Promise<string[]> {
+  const set = createFileSet({ "100k.bin": 100 * 1024 });
+  const certs = await tempCertificates();
+  const session = join(certs.dir, "session.bin");
+  const outs: string[] = [];
+  const peer =
+    server === "tsquic"
+      ? await startTsquicServe(set.dir, certs, ["--early-data"])
+      : await startNgtcp2Server({ root: set.dir, cert: certs.cert, key: certs.key }).then((p) => Object.assign(p.process, { port: p.port }));
+  try {
+    const problems: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const rec = new ProxyRecorder();
+      const out = tempOutputDir();
+      outs.push(out);
+      const args = ["--session-file", session, ...(zeroRtt ? [] : ["--disable-early-data"])];
+      const p = await withProxy(peer.port, { files: {}, timeoutMs: 20_000 }, rec, async (port) => {
+        const r = await runProcess(process.execPath, [TSQUIC, "get", "--ca", certs.ca, "--server-name", "localhost", "--output", out, ...args, `https://127.0.0.1:${port}/100k.bin`], 20_000);
+        const q = compareDownloads(set, out);
+        if (r.code !== 0) q.unshift(`tsquic get exited ${r.code}: ${tail(r.out, 600)}`);
+        // tsquic get reports how each connection started when given --session-file.
+        const resumed = /: resumed, 0-RTT (\w+)/.exec(r.out);
+        if (i === 1 && !resumed) q.push(`not resumed: ${tail(r.out, 300)}`);
+        if (i === 1 && resumed && resumed[1] !== (zeroRtt ? "accepted" : "none")) q.push(`0-RTT ${resumed[1]}, expected ${zeroRtt ? "accepted" : "none"}`);
+        return q;
+      });
+      problems.push(...p.map((x) => `connection ${i + 1}: ${x}`));
+      if (i === 0 && !existsSync(session)) {
+        problems.push("tsquic get saved no session after the first connection");
+        break;
+      }
+    }
+    return problems;
+  } finally {
+    await peer.stop();
+    set.remove();
+    rmSync(certs.dir, { recursive: true, force: true });
+    for (const d of outs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/**
+ * gtlsclient twice with --session-file and --tp-file against `tsquic serve
+ * --early-data`: the second run must send its request in 0-RTT and not
+ * again in 1-RTT (ngtcp2 resends rejected early data), files intact.
+ */
+async function zeroRttNgtcp2Client(): Promise<string[]> {
+  const set = createFileSet({ "100k.bin": 100 * 1024 });
+  const certs = await tempCertificates();
+  const outs: string[] = [];
+  const server = await startTsquicServe(set.dir, certs, ["--early-data"]);
+  const files = [`--session-file=${join(certs.dir, "session.pem")}`, `--tp-file=${join(certs.dir, "tp.txt")}`];
+  try {
+    const problems: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const out = tempOutputDir();
+      outs.push(out);
+      const r = await runNgtcp2Client({ port: server.port, paths: set.paths(), outDir: out, timeoutMs: 20_000, verbose: true, args: files });
+      const q = compareDownloads(set, out);
+      if (q.length) q.unshift(`gtlsclient exited ${r.code}: ${tail(r.output, 600)}`);
+      if (i === 1) {
+        // ngtcp2's frame log: the request on stream 0 sent in a 0-RTT packet, and never again in 1-RTT.
+        if (!/frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 fin=1 offset=0/.test(r.output)) q.push("gtlsclient sent no request in 0-RTT");
+        if (/frm tx \d+ 1RTT STREAM\(0x0[8-f]\) id=0x0 fin=1 offset=0/.test(r.output)) q.push("gtlsclient sent its request again in 1-RTT: 0-RTT was rejected");
+      }
+      problems.push(...q.map((x) => `connection ${i + 1}: ${x}`));
+    }
+    return problems;
+  } finally {
+    await server.stop();
+    set.remove();
+    rmSync(certs.dir, { recursive: true, force: true });
+    for (const d of outs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/**
  * gtlsclient -> tsquic serve twice with --session-file: the first run must
  * leave a ticket in the file; the second resumes, so the server's
- * handshake flight (before the client's first Handshake packet) must lose
- * the Certificate (at least `certBytes` smaller than the first time).
+ * Handshake-level CRYPTO data (in ngtcp2's frame log) must lose the
+ * Certificate and CertificateVerify (at least `certBytes` shorter).
  */
 async function resumptionNgtcp2Client(): Promise<string[]> {
   const set = createFileSet({ "100k.bin": 100 * 1024 });
@@ -423,17 +514,13 @@ async function resumptionNgtcp2Client(): Promise<string[]> {
     const flights: number[] = [];
     const problems: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const rec = new ProxyRecorder();
       const out = tempOutputDir();
       outs.push(out);
-      const p = await withProxy(server.port, { files: {}, timeoutMs: 20_000 }, rec, async (port) => {
-        const r = await runNgtcp2Client({ port, paths: set.paths(), outDir: out, timeoutMs: 20_000, args: [`--session-file=${session}`] });
-        const q = compareDownloads(set, out);
-        if (q.length) q.unshift(`gtlsclient: ${tail(r.output, 600)}`);
-        return q;
-      });
-      problems.push(...p.map((x) => `connection ${i + 1}: ${x}`));
-      flights.push(rec.s2cBytes);
+      const r = await runNgtcp2Client({ port: server.port, paths: set.paths(), outDir: out, timeoutMs: 20_000, verbose: true, args: [`--session-file=${session}`] });
+      const q = compareDownloads(set, out);
+      if (q.length) q.unshift(`gtlsclient: ${tail(r.output, 600)}`);
+      problems.push(...q.map((x) => `connection ${i + 1}: ${x}`));
+      flights.push(handshakeCryptoLength(r.output));
       if (i === 0 && !existsSync(session)) {
         problems.push("no session ticket: gtlsclient wrote no --session-file after the first connection (the tsquic server sent no NewSessionTicket)");
         break;
@@ -441,7 +528,7 @@ async function resumptionNgtcp2Client(): Promise<string[]> {
     }
     const certBytes = readFileSync(certs.cert, "utf8").length * 0.7; // DER is about 3/4 of PEM
     if (flights.length === 2 && !(flights[1]! < flights[0]! - certBytes))
-      problems.push(`second connection not resumed: server handshake flight ${flights[1]} B vs ${flights[0]} B the first time`);
+      problems.push(`second connection not resumed: the server's Handshake CRYPTO data was ${flights[1]} B vs ${flights[0]} B the first time`);
     return problems;
   } finally {
     await server.stop();
@@ -450,3 +537,11 @@ async function resumptionNgtcp2Client(): Promise<string[]> {
     for (const d of outs) rmSync(d, { recursive: true, force: true });
   }
 }
+
+/** Length of the server's Handshake-level CRYPTO stream in a verbose gtlsclient log (retransmissions counted once). */
+function handshakeCryptoLength(log: string): number {
+  let end = 0;
+  for (const m of log.matchAll(/frm rx \d+ Handshake CRYPTO\(0x06\) offset=(\d+) len=(\d+)/g)) end = Math.max(end, Number(m[1]) + Number(m[2]));
+  return end;
+}
+

@@ -23,6 +23,13 @@ const FAST: Array<[string, Peer]> = [
   ["connectionmigration", "ngtcp2-client"],
   ["clientmigration", "tsquic"],
   ["clientmigration", "ngtcp2-client"],
+  ["chacha20", "tsquic"],
+  ["keyupdate", "ngtcp2-server"],
+  ["resumption", "ngtcp2-server"],
+  ["resumption", "ngtcp2-client"],
+  ["zerortt", "tsquic"],
+  ["zerortt", "ngtcp2-server"],
+  ["zerortt", "ngtcp2-client"],
 ];
 
 for (const [name, peer] of FAST) {

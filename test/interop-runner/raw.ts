@@ -208,37 +208,3 @@ export async function resumptionTsquic(): Promise<string[]> {
     await r.stop();
   }
 }
-
-/**
- * Probe (not a file case): tsquic's raw QUIC client against gtlsserver with
- * ALPN h3 (no HTTP/3 requests): does it get a ticket and resume with it?
- * Returns a description; tsquic's HTTP/3 clients cannot take a ticket, so
- * no file can be fetched over the resumed connection.
- */
-export async function resumptionProbeNgtcp2(): Promise<string> {
-  const { startNgtcp2Server } = await import("../interop/harness-files.js");
-  const set = createFileSet({ "1k.bin": 1024 });
-  const certs = await tempCertificates();
-  const server = await startNgtcp2Server({ root: set.dir, cert: certs.cert, key: certs.key });
-  try {
-    const ca = readFileSync(certs.ca);
-    const s1 = (await quic(`127.0.0.1:${server.port}`, { alpn: "h3", tls: { ca, serverName: "localhost" } })) as QuicSocket;
-    try {
-      await until(() => s1.sessionTicket !== undefined, 3000, "a ticket from gtlsserver");
-    } catch {
-      s1.close();
-      return "probe: gtlsserver's ticket never reached socket.sessionTicket";
-    }
-    s1.close();
-    const s2 = (await quic(`127.0.0.1:${server.port}`, { alpn: "h3", tls: { ca, serverName: "localhost", session: s1.sessionTicket as unknown as Uint8Array } })) as QuicSocket;
-    const resumed = s2.connection.tls.resumed;
-    s2.close();
-    return `probe: raw quic() to gtlsserver got a ticket; second connection resumed=${resumed}`;
-  } catch (e) {
-    return `probe failed: ${(e as Error).message}`;
-  } finally {
-    await server.stop();
-    set.remove();
-    rmSync(certs.dir, { recursive: true, force: true });
-  }
-}
