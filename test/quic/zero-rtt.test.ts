@@ -257,3 +257,51 @@ test("a Retry token is not accepted as a NEW_TOKEN token, nor the reverse", asyn
   assert.equal(t.openNewToken(fresh, { address: "192.0.2.2", port: 4433 }, 1000), false);
   assert.equal(t.openNewToken(fresh, from, 25 * 3600_000), false);
 });
+
+test("when the datagram with the Initial and the 0-RTT data is lost, the handshake and the early data still get through", () => {
+  let dropFirst = false;
+  let dropped = 0;
+  const p = earlyPair();
+  const session = firstSession(p);
+  p.link.setConditions(0, {
+    delay: 25,
+    drop: () => {
+      if (!dropFirst) return false;
+      dropFirst = false;
+      dropped++;
+      return true;
+    },
+  });
+  dropFirst = true;
+  const c = resume(p, session);
+  const server = () => (p.server.stats.serverConnections > 1 ? lastAccepted(p.server) : undefined);
+  assert.equal(readRequest(p, server), "GET /early\n");
+  assert.equal(dropped, 1);
+  assert.ok(p.link.run(() => c.isHandshakeConfirmed, 5000));
+});
+
+test("sessions round-trip through encodeResumptionState; malformed bytes are refused with a DecodeError, and toResumptionState (what quic() uses) ignores them", async () => {
+  const { encodeResumptionState, decodeResumptionState, toResumptionState } = await import("../../src/quic/resumption.js");
+  const { DecodeError } = await import("../../src/util/errors.js");
+  const p = earlyPair();
+  const session = firstSession(p);
+  const bytes = encodeResumptionState({ ticket: session.ticket, token: session.token! });
+  const back = decodeResumptionState(bytes);
+  assert.deepEqual(back.ticket, session.ticket);
+  assert.deepEqual(back.token, session.token);
+  for (let cut = 0; cut < bytes.length; cut += 7) assert.throws(() => decodeResumptionState(bytes.subarray(0, cut)), DecodeError);
+  assert.equal(toResumptionState(new Uint8Array([1, 2, 3])), undefined);
+});
+
+test("the anti-replay store refuses a ticket's second use and, when full of live tickets, any new one (RFC 8446 section 8)", async () => {
+  const { ReplayGuard } = await import("../../src/quic/early-data.js");
+  const g = new ReplayGuard(2);
+  const t = (n: number): Uint8Array => new Uint8Array(32).fill(n);
+  assert.equal(g.claim(t(1), 1000, 0), true);
+  assert.equal(g.claim(t(1), 1000, 10), false, "a ticket allowed early data twice");
+  assert.equal(g.claim(t(2), 2000, 10), true);
+  assert.equal(g.claim(t(3), 3000, 20), false, "a full store accepted another ticket");
+  // Once the first ticket expired, its slot is free again; the expired ticket itself can no longer be resumed anyway.
+  assert.equal(g.claim(t(3), 3000, 1500), true);
+  assert.equal(g.size, 2);
+});
