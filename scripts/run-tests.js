@@ -32,7 +32,11 @@ if (filters.length === 0) {
     process.exit(1);
   }
   const apiFiles = all.filter(
-    (f) => f.startsWith(join("dist", "test", "api")) || f.endsWith(join("h3", "serve-fetch.test.js")) || f.endsWith(join("hq", "transfer.test.js")),
+    (f) =>
+      f.startsWith(join("dist", "test", "api")) ||
+      f.endsWith(join("h3", "serve-fetch.test.js")) ||
+      f.endsWith(join("h3", "early-data.test.js")) ||
+      f.endsWith(join("hq", "transfer.test.js")),
   );
   console.log(`# Bun ${spawnSync(bun, ["--version"]).stdout.toString().trim()}: ${apiFiles.length} API test files`);
   const b = spawnSync(bun, ["test", "--timeout", "120000", ...apiFiles.map((f) => "./" + f)], { stdio: "inherit" });

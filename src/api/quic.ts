@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import type { KeyObject } from "node:crypto";
+import { getCiphers, type KeyObject } from "node:crypto";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import type { Connection, ConnectionEvent } from "../quic/connection.js";
 import { QuicConnectionError } from "../quic/connection.js";
@@ -188,13 +188,17 @@ export interface QuicServerOptions<T = unknown> extends SocketHandlers<T>, QuicT
 
 /**
  * Parses a cipher-suite option: TLS 1.3 suite names, as an array or a list
- * separated by ":" or ",". Throws a TypeError naming the supported suites.
+ * separated by ":" or ",". Throws a TypeError naming the supported suites,
+ * or saying the runtime lacks a suite's AEAD (Bun's node:crypto has no
+ * ChaCha20-Poly1305).
  */
 export function cipherSuitesOption(ciphers: string | string[]): CipherSuiteName[] {
   const names = (Array.isArray(ciphers) ? ciphers : ciphers.split(/[:,]/)).map((n) => n.trim()).filter((n) => n.length > 0);
-  const known = CIPHER_SUITES.map((c) => c.name as string);
+  const runtime = getCiphers();
   for (const n of names) {
-    if (!known.includes(n)) throw new TypeError(`unsupported cipher suite "${n}" (supported: ${known.join(", ")})`);
+    const suite = CIPHER_SUITES.find((c) => c.name === n);
+    if (!suite) throw new TypeError(`unsupported cipher suite "${n}" (supported: ${CIPHER_SUITES.map((c) => c.name).join(", ")})`);
+    if (!runtime.includes(suite.aead)) throw new TypeError(`cipher suite ${n} is not available: this runtime's node:crypto has no ${suite.aead}`);
   }
   if (names.length === 0) throw new TypeError("the cipher list is empty");
   return names as CipherSuiteName[];

@@ -215,27 +215,17 @@ class ClientConnection {
     this.key = key;
     this.udp = udp;
     this.gone = new Promise((r) => (this.goneResolve = r));
-    let readyResolve!: () => void;
-    let readyReject!: (e: Error) => void;
-    this.ready = new Promise<void>((res, rej) => {
-      readyResolve = res;
-      readyReject = rej;
-    });
-    this.ready.catch(() => {});
-    let handshakeResolve!: () => void;
-    let handshakeReject!: (e: Error) => void;
-    this.handshake = new Promise<void>((res, rej) => {
-      handshakeResolve = res;
-      handshakeReject = rej;
-    });
-    this.handshake.catch(() => {});
+    const ready = settledLater();
+    const handshake = settledLater();
+    this.ready = ready.promise;
+    this.handshake = handshake.promise;
     this.session = new H3Session(h3, () => udp.touch(h3.transport), {
       ready: () => {
-        readyResolve();
-        if (h3.transport.isEstablished) handshakeResolve();
+        ready.resolve();
+        if (h3.transport.isEstablished) handshake.resolve();
       },
       // The verdict on 0-RTT comes with the end of the handshake.
-      earlyData: () => handshakeResolve(),
+      earlyData: () => handshake.resolve(),
       sessionTicket: (_s, session) => agent._storeSession(key, session),
       streamsAvailable: () => this.wakeStreamWaiters(),
       goaway: () => {
@@ -245,8 +235,8 @@ class ClientConnection {
         if (this.active === 0) this.close();
       },
       closed: (_s, error) => {
-        readyReject(error ?? new TsquicError("ERR_H3_CONNECTION_CLOSED", "the connection closed before it was ready"));
-        handshakeReject(error ?? new TsquicError("ERR_H3_CONNECTION_CLOSED", "the connection closed before the handshake completed"));
+        ready.reject(error ?? new TsquicError("ERR_H3_CONNECTION_CLOSED", "the connection closed before it was ready"));
+        handshake.reject(error ?? new TsquicError("ERR_H3_CONNECTION_CLOSED", "the connection closed before the handshake completed"));
         this.agent._forget(this);
         this.wakeStreamWaiters();
         if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -693,4 +683,16 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
     signal.addEventListener("abort", onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
+}
+
+/** A promise settled from outside, whose rejection is handled (waiters see it, nobody else has to). */
+function settledLater(): { promise: Promise<void>; resolve(): void; reject(e: Error): void } {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }

@@ -1697,14 +1697,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       this.peerCids.setInitialResetToken(p.statelessResetToken);
       this.routingGen++;
     }
-    this.streams.setPeerLimits({
-      initialMaxData: p.initialMaxData,
-      initialMaxStreamDataBidiLocal: p.initialMaxStreamDataBidiLocal,
-      initialMaxStreamDataBidiRemote: p.initialMaxStreamDataBidiRemote,
-      initialMaxStreamDataUni: p.initialMaxStreamDataUni,
-      initialMaxStreamsBidi: p.initialMaxStreamsBidi,
-      initialMaxStreamsUni: p.initialMaxStreamsUni,
-    });
+    this.streams.setPeerLimits(streamLimitsOf(p));
     this.recovery.peerMaxAckDelay = p.maxAckDelay;
     // The preferred address's CID is the server's sequence 1 (RFC 9000 section 5.1.1), usable like any other.
     if (this.role === "client" && p.preferredAddress) this.peerCids.addPreferred(p.preferredAddress.connectionId, p.preferredAddress.statelessResetToken);

@@ -416,78 +416,42 @@ export async function runCase(name: string, peer: Peer): Promise<CaseResult> {
 /** Thrown by a case that finds at run time that it cannot check files. */
 class Unsupported extends Error {}
 
-/**
- * `tsquic get --session-file` twice through the proxy, against `tsquic
- * serve --early-data` or gtlsserver: the second connection must resume (no
- * Certificate in the server's flight, `certBytes` fewer bytes) and, for
- * `zeroRtt`, have its GET accepted in 0-RTT; every file intact both times.
- */
-async function twoGets(server: "tsquic" | "ngtcp2-server", zeroRtt: boolean): Promise<string[]> {
-  const set = createFileSet({ "100k.bin": 100 * 1024 });
-  const certs = await tempCertificates();
-  const session = join(certs.dir, "session.bin");
-  const outs: string[] = [];
-  const peer =
-    server === "tsquic"
-      ? await startTsquicServe(set.dir, certs, ["--early-data"])
-      : await startNgtcp2Server({ root: set.dir, cert: certs.cert, key: certs.key }).then((p) => Object.assign(p.process, { port: p.port }));
-  try {
-    const problems: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const rec = new ProxyRecorder();
-      const out = tempOutputDir();
-      outs.push(out);
-      const args = ["--session-file", session, ...(zeroRtt ? [] : ["--disable-early-data"])];
-      const p = await withProxy(peer.port, { files: {}, timeoutMs: 20_000 }, rec, async (port) => {
-        const r = await runProcess(process.execPath, [TSQUIC, "get", "--ca", certs.ca, "--server-name", "localhost", "--output", out, ...args, `https://127.0.0.1:${port}/100k.bin`], 20_000);
-        const q = compareDownloads(set, out);
-        if (r.code !== 0) q.unshift(`tsquic get exited ${r.code}: ${tail(r.out, 600)}`);
-        // tsquic get reports how each connection started when given --session-file.
-        const resumed = /: resumed, 0-RTT (\w+)/.exec(r.out);
-        if (i === 1 && !resumed) q.push(`not resumed: ${tail(r.out, 300)}`);
-        if (i === 1 && resumed && resumed[1] !== (zeroRtt ? "accepted" : "none")) q.push(`0-RTT ${resumed[1]}, expected ${zeroRtt ? "accepted" : "none"}`);
-        return q;
-      });
-      problems.push(...p.map((x) => `connection ${i + 1}: ${x}`));
-      if (i === 0 && !existsSync(session)) {
-        problems.push("tsquic get saved no session after the first connection");
-        break;
-      }
-    }
-    return problems;
-  } finally {
-    await peer.stop();
-    set.remove();
-    rmSync(certs.dir, { recursive: true, force: true });
-    for (const d of outs) rmSync(d, { recursive: true, force: true });
-  }
+/** What each connection of {@link twoConnections} gets. */
+interface ResumeRun {
+  set: FileSet;
+  certs: Certs;
+  port: number;
+  /** A fresh output directory. */
+  out: string;
+  /** Where the client keeps its session between the two connections. */
+  session: string;
 }
 
 /**
- * gtlsclient twice with --session-file and --tp-file against `tsquic serve
- * --early-data`: the second run must send its request in 0-RTT and not
- * again in 1-RTT (ngtcp2 resends rejected early data), files intact.
+ * A 100 KB file, certificates, the server `startServer` starts, and two
+ * connections made by `connect` one after the other, the second resuming
+ * the session the first left in `session`. Resolves with the problems
+ * found, each prefixed with its connection; everything is removed after.
  */
-async function zeroRttNgtcp2Client(): Promise<string[]> {
+async function twoConnections(
+  startServer: (set: FileSet, certs: Certs) => Promise<{ port: number; stop(): Promise<void> }>,
+  connect: (i: number, run: ResumeRun) => Promise<string[]>,
+): Promise<string[]> {
   const set = createFileSet({ "100k.bin": 100 * 1024 });
   const certs = await tempCertificates();
+  const session = join(certs.dir, "session");
   const outs: string[] = [];
-  const server = await startTsquicServe(set.dir, certs, ["--early-data"]);
-  const files = [`--session-file=${join(certs.dir, "session.pem")}`, `--tp-file=${join(certs.dir, "tp.txt")}`];
+  const server = await startServer(set, certs);
   try {
     const problems: string[] = [];
     for (let i = 0; i < 2; i++) {
       const out = tempOutputDir();
       outs.push(out);
-      const r = await runNgtcp2Client({ port: server.port, paths: set.paths(), outDir: out, timeoutMs: 20_000, verbose: true, args: files });
-      const q = compareDownloads(set, out);
-      if (q.length) q.unshift(`gtlsclient exited ${r.code}: ${tail(r.output, 600)}`);
-      if (i === 1) {
-        // ngtcp2's frame log: the request on stream 0 sent in a 0-RTT packet, and never again in 1-RTT.
-        if (!/frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 fin=1 offset=0/.test(r.output)) q.push("gtlsclient sent no request in 0-RTT");
-        if (/frm tx \d+ 1RTT STREAM\(0x0[8-f]\) id=0x0 fin=1 offset=0/.test(r.output)) q.push("gtlsclient sent its request again in 1-RTT: 0-RTT was rejected");
+      problems.push(...(await connect(i, { set, certs, port: server.port, out, session })).map((x) => `connection ${i + 1}: ${x}`));
+      if (i === 0 && !existsSync(session)) {
+        problems.push("the client saved no session after the first connection (no NewSessionTicket arrived)");
+        break;
       }
-      problems.push(...q.map((x) => `connection ${i + 1}: ${x}`));
     }
     return problems;
   } finally {
@@ -496,6 +460,58 @@ async function zeroRttNgtcp2Client(): Promise<string[]> {
     rmSync(certs.dir, { recursive: true, force: true });
     for (const d of outs) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/**
+ * `tsquic get --session-file` twice through the proxy, against `tsquic
+ * serve --early-data` or gtlsserver: the second connection must resume (the
+ * server selected our PSK in its ServerHello, so no Certificate follows:
+ * tsquic's TLS client refuses one when resumed) and, for `zeroRtt`, have its
+ * GET accepted in 0-RTT; every file intact both times.
+ */
+function twoGets(server: "tsquic" | "ngtcp2-server", zeroRtt: boolean): Promise<string[]> {
+  return twoConnections(
+    (set, certs) =>
+      server === "tsquic"
+        ? startTsquicServe(set.dir, certs, ["--early-data"])
+        : startNgtcp2Server({ root: set.dir, cert: certs.cert, key: certs.key }).then((p) => Object.assign(p.process, { port: p.port })),
+    (i, { set, certs, port, out, session }) =>
+      withProxy(port, { files: {}, timeoutMs: 20_000 }, new ProxyRecorder(), async (proxyPort) => {
+        const args = ["--session-file", session, ...(zeroRtt ? [] : ["--disable-early-data"])];
+        const r = await runProcess(process.execPath, [TSQUIC, "get", "--ca", certs.ca, "--server-name", "localhost", "--output", out, ...args, `https://127.0.0.1:${proxyPort}/100k.bin`], 20_000);
+        const q = compareDownloads(set, out);
+        if (r.code !== 0) q.unshift(`tsquic get exited ${r.code}: ${tail(r.out, 600)}`);
+        // tsquic get reports how each connection started when given --session-file.
+        const resumed = /: resumed, 0-RTT (\w+)/.exec(r.out);
+        const expected = zeroRtt ? "accepted" : "none";
+        if (i === 1 && !resumed) q.push(`not resumed: ${tail(r.out, 300)}`);
+        if (i === 1 && resumed && resumed[1] !== expected) q.push(`0-RTT ${resumed[1]}, expected ${expected}`);
+        return q;
+      }),
+  );
+}
+
+/**
+ * gtlsclient twice with --session-file and --tp-file against `tsquic serve
+ * --early-data`: the second run must send its request in 0-RTT and not
+ * again in 1-RTT (ngtcp2 resends rejected early data), files intact.
+ */
+function zeroRttNgtcp2Client(): Promise<string[]> {
+  return twoConnections(
+    (set, certs) => startTsquicServe(set.dir, certs, ["--early-data"]),
+    async (i, { set, port, out, session }) => {
+      const args = [`--session-file=${session}`, `--tp-file=${session}.tp`];
+      const r = await runNgtcp2Client({ port, paths: set.paths(), outDir: out, timeoutMs: 20_000, verbose: true, args });
+      const q = compareDownloads(set, out);
+      if (q.length) q.unshift(`gtlsclient exited ${r.code}: ${tail(r.output, 600)}`);
+      if (i === 1) {
+        // ngtcp2's frame log: the request on stream 0 sent in a 0-RTT packet, and never again in 1-RTT.
+        if (!/frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 fin=1 offset=0/.test(r.output)) q.push("gtlsclient sent no request in 0-RTT");
+        if (/frm tx \d+ 1RTT STREAM\(0x0[8-f]\) id=0x0 fin=1 offset=0/.test(r.output)) q.push("gtlsclient sent its request again in 1-RTT: 0-RTT was rejected");
+      }
+      return q;
+    },
+  );
 }
 
 /**
@@ -505,37 +521,22 @@ async function zeroRttNgtcp2Client(): Promise<string[]> {
  * Certificate and CertificateVerify (at least `certBytes` shorter).
  */
 async function resumptionNgtcp2Client(): Promise<string[]> {
-  const set = createFileSet({ "100k.bin": 100 * 1024 });
-  const certs = await tempCertificates();
-  const session = join(certs.dir, "session.pem");
-  const outs: string[] = [];
-  const server = await startTsquicServe(set.dir, certs);
-  try {
-    const flights: number[] = [];
-    const problems: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const out = tempOutputDir();
-      outs.push(out);
-      const r = await runNgtcp2Client({ port: server.port, paths: set.paths(), outDir: out, timeoutMs: 20_000, verbose: true, args: [`--session-file=${session}`] });
+  const flights: number[] = [];
+  let certBytes = 0;
+  const problems = await twoConnections(
+    (set, certs) => startTsquicServe(set.dir, certs),
+    async (_i, { set, certs, port, out, session }) => {
+      const r = await runNgtcp2Client({ port, paths: set.paths(), outDir: out, timeoutMs: 20_000, verbose: true, args: [`--session-file=${session}`] });
       const q = compareDownloads(set, out);
       if (q.length) q.unshift(`gtlsclient: ${tail(r.output, 600)}`);
-      problems.push(...q.map((x) => `connection ${i + 1}: ${x}`));
       flights.push(handshakeCryptoLength(r.output));
-      if (i === 0 && !existsSync(session)) {
-        problems.push("no session ticket: gtlsclient wrote no --session-file after the first connection (the tsquic server sent no NewSessionTicket)");
-        break;
-      }
-    }
-    const certBytes = readFileSync(certs.cert, "utf8").length * 0.7; // DER is about 3/4 of PEM
-    if (flights.length === 2 && !(flights[1]! < flights[0]! - certBytes))
-      problems.push(`second connection not resumed: the server's Handshake CRYPTO data was ${flights[1]} B vs ${flights[0]} B the first time`);
-    return problems;
-  } finally {
-    await server.stop();
-    set.remove();
-    rmSync(certs.dir, { recursive: true, force: true });
-    for (const d of outs) rmSync(d, { recursive: true, force: true });
-  }
+      certBytes = readFileSync(certs.cert, "utf8").length * 0.7; // DER is about 3/4 of PEM
+      return q;
+    },
+  );
+  if (flights.length === 2 && !(flights[1]! < flights[0]! - certBytes))
+    problems.push(`second connection not resumed: the server's Handshake CRYPTO data was ${flights[1]} B vs ${flights[0]} B the first time`);
+  return problems;
 }
 
 /** Length of the server's Handshake-level CRYPTO stream in a verbose gtlsclient log (retransmissions counted once). */
