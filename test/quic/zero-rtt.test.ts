@@ -305,3 +305,21 @@ test("the anti-replay store refuses a ticket's second use and, when full of live
   assert.equal(g.claim(t(3), 3000, 1500), true);
   assert.equal(g.size, 2);
 });
+
+test("0-RTT data sent before a Retry goes again after it, to the new connection ID, and is accepted", () => {
+  const p = makePair({
+    serverOptions: { requireRetry: true, newTokens: false },
+    serverConfig: { serverTls: { ...testConfigs().server.serverTls!, earlyData: true } },
+    aToB: { delay: 25 },
+    bToA: { delay: 25 },
+  });
+  const session = firstSession(p);
+  assert.equal(session.token, undefined, "newTokens: false still sent a NEW_TOKEN token");
+  const c = resume(p, session);
+  const server = () => (p.server.stats.serverConnections > 1 ? lastAccepted(p.server) : undefined);
+  assert.equal(readRequest(p, server), "GET /early\n");
+  assert.equal(p.server.stats.retriesSent, 2);
+  assert.equal(server()!.earlyDataStatus, "accepted");
+  assert.ok(server()!.receivedInEarlyData(0));
+  assert.ok(p.link.run(() => c.isHandshakeConfirmed, 3000));
+});
