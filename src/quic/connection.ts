@@ -850,7 +850,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   }
 
   private datagramPayloadLimit(): number {
-    return maxDatagramPayload(this.peerParams?.maxDatagramFrameSize, this.recovery.cc.maxDatagramSize, this.peerCids.current.cid.length);
+    // In 0-RTT the remembered max_datagram_frame_size applies (RFC 9221 section 3).
+    const params = this.peerParams ?? this.rememberedParams;
+    return maxDatagramPayload(params?.maxDatagramFrameSize, this.recovery.cc.maxDatagramSize, this.peerCids.current.cid.length);
   }
 
   /**

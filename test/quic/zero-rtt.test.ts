@@ -323,3 +323,32 @@ test("0-RTT data sent before a Retry goes again after it, to the new connection 
   assert.ok(server()!.receivedInEarlyData(0));
   assert.ok(p.link.run(() => c.isHandshakeConfirmed, 3000));
 });
+
+test("a DATAGRAM frame queued before the handshake goes in 0-RTT under the remembered max_datagram_frame_size (RFC 9221 section 3)", () => {
+  const p = makePair({
+    config: { transport: { maxDatagramFrameSize: 1200 } },
+    serverConfig: { serverTls: { ...testConfigs().server.serverTls!, earlyData: true } },
+    aToB: { delay: 25 },
+    bToA: { delay: 25 },
+  });
+  const session = firstSession(p);
+  const c = p.client.connect({ serverName: "localhost", remote: p.link.address(1), now: p.link.now, sessionTicket: session.ticket, earlyData: true });
+  assert.ok(c.maxDatagramSize > 0, "no datagram size from the remembered parameters");
+  assert.equal(c.sendDatagram(new TextEncoder().encode("early datagram")), true);
+  let got: string | undefined;
+  let atEstablished: boolean | undefined;
+  assert.ok(
+    p.link.run(() => {
+      const s = p.server.stats.serverConnections > 1 ? lastAccepted(p.server) : undefined;
+      for (let e = s?.poll(); e; e = s!.poll()) {
+        if (e.type === "datagram") {
+          got = new TextDecoder().decode(e.data);
+          atEstablished = s!.isEstablished;
+        }
+      }
+      return got !== undefined;
+    }, 3000),
+  );
+  assert.equal(got, "early datagram");
+  assert.equal(atEstablished, false, "the datagram did not arrive in 0-RTT");
+});
