@@ -1,7 +1,7 @@
 // 0-RTT, resumption and NEW_TOKEN over the in-memory link (RFC 9001 section 4.6, RFC 9000 sections 7.4.1 and 8.1.3).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ConnectionConfig } from "../../src/quic/config.js";
+import { resolveConfig, type ConnectionConfig } from "../../src/quic/config.js";
 import type { Connection, ConnectionEvent } from "../../src/quic/connection.js";
 import { Endpoint } from "../../src/quic/endpoint.js";
 import { parsePacketHeader } from "../../src/quic/packet/index.js";
@@ -351,4 +351,51 @@ test("a DATAGRAM frame queued before the handshake goes in 0-RTT under the remem
   );
   assert.equal(got, "early datagram");
   assert.equal(atEstablished, false, "the datagram did not arrive in 0-RTT");
+});
+
+test("0-RTT packets that arrive before the ClientHello is complete are buffered up to maxUndecryptablePackets; the rest are dropped and sent again", () => {
+  // A ClientHello over two Initial packets (a long ALPN list), the second one lost: the server holds a half ClientHello.
+  const alpn = [...Array.from({ length: 12 }, (_, i) => `padding-protocol-${i}-${"x".repeat(90)}`), "test"];
+  let index = 0;
+  const cfg = testConfigs();
+  const client = new Endpoint({ config: { ...cfg.client, alpn } });
+  // A resolved config, so the small bound is taken as given.
+  const serverEndpoint = new Endpoint({ config: resolveConfig({ ...cfg.server, serverTls: { ...cfg.server.serverTls!, earlyData: true }, maxUndecryptablePackets: 4 }) });
+  const link = new SimulatedLink(client, serverEndpoint, { aToB: { delay: 25 }, bToA: { delay: 25 }, seed: 5 });
+  const conn = client.connect({ serverName: "localhost", remote: link.address(1), now: link.now });
+  const p: Pair = { client, server: serverEndpoint, link, conn, serverConn: () => lastAccepted(serverEndpoint), clientKeylog: [] };
+  const session = firstSession(p);
+  const types: string[][] = [];
+  p.link.setConditions(0, {
+    delay: 25,
+    drop: (_i, d) => {
+      index++;
+      types.push(packetTypesIn(d));
+      return index === 2; // the datagram with the rest of the ClientHello
+    },
+  });
+  const c = p.client.connect({ serverName: "localhost", remote: p.link.address(1), now: p.link.now, sessionTicket: session.ticket, earlyData: true });
+  const s = c.openStream(true)!;
+  const body = new Uint8Array(20_000).map((_, i) => i & 0xff);
+  c.streamWrite(s.id, body, true);
+  let total = 0;
+  let intact = true;
+  assert.ok(
+    p.link.run(() => {
+      const sc = p.server.stats.serverConnections > 1 ? lastAccepted(p.server) : undefined;
+      for (let r = sc?.streamRead(0); r; r = sc!.streamRead(0)) {
+        for (let i = 0; i < r.data.length; i++) if (r.data[i] !== ((total + i) & 0xff)) intact = false;
+        total += r.data.length;
+        if (r.fin) return true;
+      }
+      return false;
+    }, 10_000),
+    `the early data never fully arrived (${total} bytes)`,
+  );
+  assert.ok(types[0]!.includes("initial") && types[1]!.includes("initial"), `the ClientHello took one datagram: ${JSON.stringify(types.slice(0, 3))}`);
+  assert.equal(total, body.length);
+  assert.ok(intact, "the early data arrived corrupted");
+  const server = lastAccepted(p.server)!;
+  assert.ok(server.stats().packetsDropped > 0, "nothing beyond the buffer bound was dropped");
+  assert.ok(p.link.run(() => c.isHandshakeConfirmed, 5000));
 });
