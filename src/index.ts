@@ -28,3 +28,17 @@ export type { ConnectionTracer, TracerFactory, TraceStart } from "./quic/qlog/tr
 export type { DatagramStats } from "./quic/datagram.js";
 export * from "./hq/index.js";
 export { serve, fetch, closeAll, H3Agent, H3Server, H3Connection, H3StreamError } from "./h3/http.js";
+/** The Node-style API (seed 001); its classes are prefixed where names clash with the Bun-style API's. */
+export {
+  createQuicSocket,
+  QuicSocket as NodeQuicSocket,
+  QuicEndpoint,
+  QuicSession,
+  QuicClientSession,
+  QuicServerSession,
+  QuicStream as NodeQuicStream,
+  QuicStreamError,
+  QuicOptionError,
+  createSecureContext,
+} from "./node/index.js";
+export type { ConnectOptions, ListenOptions, QuicSocketOptions, QuicEndpointOptions, HeadersObject, CertificateObject, CloseCode } from "./node/index.js";

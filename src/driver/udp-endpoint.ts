@@ -2,6 +2,7 @@ import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import type { ClientConnectionOptions, Connection } from "../quic/connection.js";
 import { TsquicError } from "../util/errors.js";
+import type { ConnectionConfig, ResolvedConfig } from "../quic/config.js";
 import { Endpoint, type EndpointOptions } from "../quic/endpoint.js";
 import type { PreferredAddressConfig } from "../quic/path/preferred.js";
 import type { OutgoingDatagram, SocketAddress } from "../quic/types.js";
@@ -79,6 +80,10 @@ export class UdpEndpoint {
   private readonly touched = new Set<Connection>();
   private readonly activity: ConnectionActivityHandler;
   private readonly onSocketError: (err: Error) => void;
+  /** Gate on received datagrams: false drops one before the endpoint sees it (block lists, diagnostic loss). */
+  acceptDatagram: ((from: SocketAddress) => boolean) | undefined;
+  /** Gate on datagrams to send: false drops one (diagnostic loss). */
+  sendDatagram: ((d: OutgoingDatagram) => boolean) | undefined;
 
   private constructor(bound: BoundSocket, options: UdpEndpointOptions, activity: ConnectionActivityHandler, onSocketError: (err: Error) => void) {
     this.socket = bound.socket;
@@ -195,8 +200,13 @@ export class UdpEndpoint {
     return this.closed;
   }
 
-  /** Starts a client connection from this socket. */
-  connect(options: Omit<ClientConnectionOptions, "config" | "statelessResetKey" | "local" | "now">): Connection {
+  /** The dgram socket, for socket options (TTL, multicast, broadcast). */
+  get dgram(): dgram.Socket {
+    return this.socket;
+  }
+
+  /** Starts a client connection from this socket; `config` replaces the endpoint's for this connection. */
+  connect(options: Omit<ClientConnectionOptions, "config" | "statelessResetKey" | "local" | "now"> & { config?: ConnectionConfig | ResolvedConfig }): Connection {
     const c = this.endpoint.connect({ ...options, local: this.localAddress, now: clock() });
     this.touch(c);
     return c;
@@ -210,6 +220,7 @@ export class UdpEndpoint {
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo, local: SocketAddress): void {
     if (this.closed) return;
+    if (this.acceptDatagram && !this.acceptDatagram({ address: rinfo.address, port: rinfo.port })) return;
     const c = this.endpoint.recv(msg, { from: { address: rinfo.address, port: rinfo.port }, to: local }, clock());
     if (c) this.touched.add(c);
     this.scheduleFlush();
@@ -250,6 +261,7 @@ export class UdpEndpoint {
   }
 
   private transmit(d: OutgoingDatagram): void {
+    if (this.sendDatagram && !this.sendDatagram(d)) return;
     // node:dgram copies nothing until the send completes; our buffers are not reused, so no copy is needed.
     this.sendsInFlight++;
     this.socketFor(d.from).send(d.data, d.to.port, d.to.address, (err) => {

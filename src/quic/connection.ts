@@ -189,6 +189,8 @@ export interface ConnectionStats {
   congestionWindow: number;
   /** Bytes of ack-eliciting packets sent and not yet acknowledged, lost or discarded. */
   bytesInFlight: number;
+  /** Highest bytesInFlight so far. */
+  maxBytesInFlight: number;
   /** Bytes of the packets sent (QUIC header and AEAD tag included; CONNECTION_CLOSE packets excluded). */
   bytesSent: number;
   /** Bytes of every datagram received, whether or not its packets could be processed. */
@@ -770,6 +772,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       rttVariance: rtt.rttVar,
       congestionWindow: this.recovery.congestionWindow,
       bytesInFlight: this.recovery.bytesInFlight,
+      maxBytesInFlight: this.recovery.cc.maxBytesInFlight,
       bytesSent: r.bytesSent,
       bytesReceived: this.bytesReceived,
       packetsSent: r.packetsSent,
@@ -944,6 +947,19 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.rotateWriteKeys();
     this.pendingLocalUpdate = true;
     return true;
+  }
+
+  /**
+   * Server: goes on with a handshake that waited for an asynchronous
+   * certificate choice (`serverTls.selectCertificate` returned a promise;
+   * call this once `(tls as TlsServer).pendingSelection` settles).
+   */
+  resumeHandshake(now: number): void {
+    if (this.role !== "server" || this.isClosing) return;
+    this.guard(() => {
+      (this.tls as TlsServer).resume(now);
+      this.drainTls(now);
+    }, now);
   }
 
   // ---------------------------------------------------------------------

@@ -79,6 +79,8 @@ export interface EndpointStats {
   serverConnections: number;
   clientConnections: number;
   refusedConnections: number;
+  /** Of the refused connections, those refused because {@link Endpoint.serverBusy} was set. */
+  busyRefusals: number;
 }
 
 /** Map key of a connection ID or token: one char per byte, cheaper than hex on the per-datagram path. */
@@ -98,8 +100,8 @@ function cidKey(cid: Uint8Array): string {
  * server at once.
  */
 export class Endpoint implements SansIo {
-  /** Resolved configuration. */
-  readonly config: ResolvedConfig;
+  /** Resolved configuration (replaced by {@link listen}). */
+  config: ResolvedConfig;
   /** Counters. */
   readonly stats: EndpointStats = {
     datagramsReceived: 0,
@@ -113,9 +115,12 @@ export class Endpoint implements SansIo {
     serverConnections: 0,
     clientConnections: 0,
     refusedConnections: 0,
+    busyRefusals: 0,
   };
   /** Whether the endpoint accepts new connections. */
   acceptingConnections: boolean;
+  /** Refuse every new connection with CONNECTION_REFUSED (RFC 9000 section 5.2.2) while set, e.g. under load. */
+  serverBusy = false;
 
   private readonly byCid = new Map<string, Connection>();
   /** Connections by the stateless reset token of the peer CID they send to. */
@@ -148,7 +153,22 @@ export class Endpoint implements SansIo {
   }
 
   /** The versions we accept as a server and list in Version Negotiation (reserved ones left out). */
-  private readonly serverVersions: number[];
+  private serverVersions: number[];
+
+  /**
+   * Starts accepting connections with `config` (it must hold `serverTls`),
+   * for a driver that creates the endpoint before it knows the server's
+   * settings. Connections already open keep theirs.
+   */
+  listen(config: ConnectionConfig | ResolvedConfig): void {
+    const resolved = "maxUndecryptablePackets" in config ? (config as ResolvedConfig) : resolveConfig(config as ConnectionConfig);
+    if (!resolved.serverTls) throw new TypeError("listen needs a configuration with serverTls");
+    // Routing reads connection IDs of the configured length: it cannot change under live connections.
+    if (resolved.connectionIdLength !== this.config.connectionIdLength) throw new TypeError("listen cannot change connectionIdLength");
+    this.config = resolved;
+    this.serverVersions = resolved.versions.filter((v) => getQuicVersion(v) !== undefined);
+    this.acceptingConnections = true;
+  }
 
   /** Live connections (not yet closed). */
   get connectionCount(): number {
@@ -307,7 +327,8 @@ export class Endpoint implements SansIo {
     }
     const max = this.options.maxConnections ?? 10_000;
     const perHost = this.options.maxConnectionsPerHost ?? Infinity;
-    if (this.connections.length >= max || (this.perHost.get(path.from.address) ?? 0) >= perHost) {
+    if (this.serverBusy || this.connections.length >= max || (this.perHost.get(path.from.address) ?? 0) >= perHost) {
+      if (this.serverBusy) this.stats.busyRefusals++;
       this.refuse(header.versionInfo!, header.dcid, header.scid, path, now);
       return undefined;
     }

@@ -58,6 +58,7 @@ import {
   encodeClientHello,
   encodeEndOfEarlyData,
   encodeFinished,
+  decodeCertificateStatus,
   type ClientHello,
   type Extension,
 } from "./messages.js";
@@ -72,6 +73,8 @@ export interface TlsClientConfig extends TlsCommonConfig {
   sessionTicket?: SessionTicket | Uint8Array;
   /** Offer 0-RTT when the ticket allows it (RFC 8446 section 4.2.10). */
   earlyData?: boolean;
+  /** Ask the server to staple an OCSP response (status_request, RFC 8446 section 4.4.2.1); see `ocspResponse`. */
+  requestOcsp?: boolean;
 }
 
 type ClientState =
@@ -240,6 +243,7 @@ export class TlsClient extends TlsEngine {
     if (this.alpn.length) ch.alpnProtocols = this.alpn;
     if (this.config.quicTransportParameters) ch.quicTransportParameters = this.config.quicTransportParameters;
     if (this.offeredEarlyData) ch.earlyData = true;
+    if (this.config.requestOcsp) ch.statusRequest = true;
     this.hello = ch;
     const message = this.encodeHello(now);
     this.send("initial", message);
@@ -402,8 +406,14 @@ export class TlsClient extends TlsEngine {
     if (cert.requestContext.length !== 0) throw alert("illegal_parameter", "server Certificate with a request context");
     // RFC 8446 section 4.4.2.4: an empty server Certificate is decode_error.
     if (cert.entries.length === 0) throw alert("decode_error", "server sent no certificate");
-    // We request no per-certificate extensions (status_request, SCT), so any is unsolicited.
-    for (const e of cert.entries) if (e.extensions.length) throw alert("unsupported_extension", "unsolicited CertificateEntry extension");
+    // Only the leaf may carry an extension, and only the status_request we asked for (RFC 8446 sections 4.4.2 and 4.4.2.1).
+    cert.entries.forEach((entry, i) => {
+      for (const e of entry.extensions) {
+        if (e.type !== ExtensionType.status_request || i !== 0 || !this.config.requestOcsp || this.ocspResponse)
+          throw alert("unsupported_extension", "unsolicited CertificateEntry extension");
+        this.ocspResponse = decodeCertificateStatus(e.data);
+      }
+    });
     const chain = cert.entries.map((e) => e.data);
     if (this.config.rejectUnauthorized !== false) {
       const options: Parameters<typeof verifyChain>[1] = { trust: trustStoreFor(this.config.ca), now, usage: "server" };
@@ -474,6 +484,7 @@ export class TlsClient extends TlsEngine {
       return;
     }
     this.send("handshake", encodeCertificate({ requestContext: cr.context, entries: local.chain.map((data) => ({ data, extensions: [] })) }));
+    this.localCertificates = local.chain;
     const content = certificateVerifyContent(false, this.transcript.hash(this.cipherSuite!.hash));
     const signature = signContent(scheme, local.key, content);
     this.send("handshake", encodeCertificateVerify({ scheme: signatureSchemeCode(scheme), signature }));
@@ -523,6 +534,7 @@ function extensionTypesOf(ch: ClientHello): number[] {
   if (ch.earlyData) types.push(ExtensionType.early_data);
   if (ch.cookie) types.push(ExtensionType.cookie);
   if (ch.quicTransportParameters) types.push(ExtensionType.quic_transport_parameters);
+  if (ch.statusRequest) types.push(ExtensionType.status_request);
   if (ch.preSharedKey) types.push(ExtensionType.pre_shared_key);
   return types;
 }

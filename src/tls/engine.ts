@@ -249,6 +249,10 @@ export abstract class TlsEngine {
    * server has none (tickets do not carry client certificates).
    */
   peerCertificates: Uint8Array[] = [];
+  /** The certificate chain we sent (DER, leaf first); empty when we sent none. */
+  localCertificates: Uint8Array[] = [];
+  /** Client: the OCSP response the server stapled to its certificate (RFC 8446 section 4.4.2.1), when it sent one. */
+  ocspResponse: Uint8Array | undefined;
   /** True when the handshake resumed a session with a PSK. */
   resumed = false;
   /** True when the server accepted 0-RTT. */

@@ -56,6 +56,8 @@ export interface ClientHello {
   earlyData?: boolean;
   cookie?: Uint8Array;
   quicTransportParameters?: Uint8Array;
+  /** status_request asking for an OCSP response (RFC 6066 section 8; RFC 8446 section 4.4.2.1). */
+  statusRequest?: boolean;
   /** Always written last (RFC 8446 section 4.2.11). */
   preSharedKey?: OfferedPsks;
   /** Extra raw extensions to write before pre_shared_key (tests, GREASE). */
@@ -95,6 +97,39 @@ export interface EncryptedExtensions {
 export interface CertificateEntry {
   readonly data: Uint8Array;
   readonly extensions: Extension[];
+}
+
+/** CertificateStatusType ocsp (RFC 6066 section 8). */
+export const STATUS_TYPE_OCSP = 1;
+
+/**
+ * Reads a ClientHello status_request (RFC 6066 section 8): true when it
+ * asks for OCSP. Other status types are ignored, as the RFC asks.
+ */
+function readStatusRequest(d: Uint8Array): boolean {
+  const r = new ByteReader(d);
+  const type = r.u8();
+  if (type !== STATUS_TYPE_OCSP) return false;
+  r.vec16(); // responder_id_list: we staple whatever response we have
+  r.vec16(); // request_extensions
+  r.expectEnd("status_request");
+  return true;
+}
+
+/** A CertificateStatus carrying an OCSP response (RFC 6066 section 8), the body of a CertificateEntry's status_request extension (RFC 8446 section 4.4.2.1). */
+export function encodeCertificateStatus(ocspResponse: Uint8Array): Uint8Array {
+  if (ocspResponse.length === 0 || ocspResponse.length >= 1 << 24) throw new RangeError("an OCSP response is 1..2^24-1 bytes (RFC 6066 section 8)");
+  return new ByteWriter(ocspResponse.length + 4).u8(STATUS_TYPE_OCSP).vec(3, ocspResponse).finish();
+}
+
+/** Decodes a CertificateStatus (RFC 6066 section 8); returns the OCSP response bytes. */
+export function decodeCertificateStatus(d: Uint8Array): Uint8Array {
+  const r = new ByteReader(d);
+  if (r.u8() !== STATUS_TYPE_OCSP) throw new DecodeError("CertificateStatus of an unknown status_type");
+  const response = r.vec24();
+  if (response.length === 0) throw new DecodeError("empty OCSPResponse");
+  r.expectEnd("CertificateStatus");
+  return response.slice();
 }
 
 /** Certificate (RFC 8446 section 4.4.2). */
@@ -377,6 +412,8 @@ export function encodeClientHello(ch: ClientHello): Uint8Array {
   if (ch.cookie) writeExtension(w, ExtensionType.cookie, (w) => w.vec(2, ch.cookie!));
   if (ch.quicTransportParameters)
     writeExtension(w, ExtensionType.quic_transport_parameters, (w) => w.bytes(ch.quicTransportParameters!));
+  // CertificateStatusRequest: ocsp(1), empty responder_id_list and request_extensions (RFC 6066 section 8).
+  if (ch.statusRequest) writeExtension(w, ExtensionType.status_request, (w) => w.u8(STATUS_TYPE_OCSP).u16(0).u16(0));
   for (const e of ch.extraExtensions ?? []) writeExtension(w, e.type, (w) => w.bytes(e.data));
   if (ch.preSharedKey)
     writeExtension(w, ExtensionType.pre_shared_key, (w) => {
@@ -463,6 +500,9 @@ export function decodeClientHello(body: Uint8Array): DecodedClientHello {
         break;
       case ExtensionType.quic_transport_parameters:
         ch.quicTransportParameters = d.slice();
+        break;
+      case ExtensionType.status_request:
+        ch.statusRequest = readStatusRequest(d);
         break;
       case ExtensionType.pre_shared_key:
         ch.preSharedKey = readOfferedPsks(d);

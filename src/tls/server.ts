@@ -12,11 +12,12 @@
  * rejected ClientHello leaves nothing half-sent.
  */
 import type { KeyObject } from "node:crypto";
-import type { CipherSuite } from "../crypto/suites.js";
+import { findCipherSuite, type CipherSuite } from "../crypto/suites.js";
 import { equalBytes } from "../util/bytes.js";
 import { TsquicError } from "../util/errors.js";
 import {
   HELLO_RETRY_REQUEST_RANDOM,
+  ExtensionType,
   HandshakeType,
   MAX_TICKET_LIFETIME_SECONDS,
   PskKeyExchangeMode,
@@ -52,6 +53,7 @@ import {
   decodeFinished,
   encodeCertificate,
   encodeCertificateRequest,
+  encodeCertificateStatus,
   encodeCertificateVerify,
   encodeEncryptedExtensions,
   encodeFinished,
@@ -72,6 +74,18 @@ export interface ServerCertificate {
   key: PemOrDer | KeyObject;
   /** Passphrase of an encrypted key. */
   passphrase?: string;
+  /** A DER OCSP response to staple when the client asks (status_request, RFC 8446 section 4.4.2.1). */
+  ocspResponse?: Uint8Array;
+}
+
+/** What {@link TlsServerConfig.selectCertificate} learns of the ClientHello besides the server name. */
+export interface ClientHelloInfo {
+  /** ALPN protocols offered, in the client's order. */
+  readonly alpnProtocols: readonly string[];
+  /** TLS 1.3 cipher suites offered that we know, by name, in the client's order. */
+  readonly cipherSuites: readonly string[];
+  /** The client asked for a stapled OCSP response (status_request). */
+  readonly statusRequest: boolean;
 }
 
 /** What {@link TlsServerConfig.acceptEarlyData} is told about a 0-RTT attempt. */
@@ -99,9 +113,11 @@ export interface TlsServerConfig extends TlsCommonConfig {
   /**
    * Picks a certificate by SNI; undefined falls back to `cert` / `key`.
    * Return the same object for the same certificate: parsed keys are cached
-   * per returned object.
+   * per returned object. It may answer with a promise: the handshake then
+   * waits (see {@link TlsServer.pendingSelection} and {@link TlsServer.resume}).
+   * Not called on resumption, which needs no certificate.
    */
-  selectCertificate?: (serverName: string | undefined) => ServerCertificate | undefined;
+  selectCertificate?: (serverName: string | undefined, hello: ClientHelloInfo) => ServerCertificate | undefined | Promise<ServerCertificate | undefined>;
   /** Send a CertificateRequest on full handshakes (RFC 8446 section 4.3.2); verified against `ca`. */
   requestClientCertificate?: boolean;
   /** With requestClientCertificate: fail with certificate_required when none is sent (default true). */
@@ -130,6 +146,7 @@ export interface TlsServerConfig extends TlsCommonConfig {
 
 type ServerState =
   | "WAIT_CLIENT_HELLO"
+  | "WAIT_CERTIFICATE_SELECTION"
   | "WAIT_END_OF_EARLY_DATA"
   | "WAIT_CLIENT_CERTIFICATE"
   | "WAIT_CLIENT_CERTIFICATE_VERIFY"
@@ -180,6 +197,15 @@ export class TlsServer extends TlsEngine {
   private requestedCertificate = false;
   private clientAllowsTickets = false;
   private ticketCount = 0;
+  /** The certificate choice: pending while an asynchronous selectCertificate runs. */
+  private selection: { settled: boolean; value?: ServerCertificate | undefined; error?: unknown } | undefined;
+  /** The ClientHello handled again once the selection settles. */
+  private parkedHello: { body: Uint8Array; message: Uint8Array } | undefined;
+  /**
+   * Set while the handshake waits for an asynchronous certificate choice;
+   * it settles (never rejects) when {@link resume} can go on.
+   */
+  pendingSelection: Promise<void> | undefined;
 
   constructor(config: TlsServerConfig) {
     super(false, config);
@@ -197,6 +223,9 @@ export class TlsServer extends TlsEngine {
       case "WAIT_CLIENT_HELLO":
         if (type !== HandshakeType.client_hello) throw this.unexpected(type, this.state);
         return this.onClientHello(body, message, now);
+      case "WAIT_CERTIFICATE_SELECTION":
+        // The client sends nothing more before our flight.
+        throw this.unexpected(type, this.state);
       case "WAIT_END_OF_EARLY_DATA":
         if (type !== HandshakeType.end_of_early_data) throw this.unexpected(type, this.state);
         return this.onEndOfEarlyData(body, message);
@@ -243,7 +272,9 @@ export class TlsServer extends TlsEngine {
     let credentials: LocalCertificate | undefined;
     let scheme: SignatureSchemeName | undefined;
     if (!psk) {
-      credentials = this.selectCredentials(ch.serverName);
+      // Everything above is free of side effects, so a parked ClientHello is simply handled again on resume.
+      if (this.awaitSelection(ch, body, message)) return;
+      credentials = this.selectCredentials();
       const offered = ch.signatureAlgorithms!;
       scheme = schemesForKey(credentials.key, this.schemes).find((s) => offered.includes(signatureSchemeCode(s)));
       if (!scheme) throw alert("handshake_failure", "no signature scheme in common for our certificate");
@@ -296,7 +327,14 @@ export class TlsServer extends TlsEngine {
         this.requestedCertificate = true;
         this.send("handshake", encodeCertificateRequest({ requestContext: new Uint8Array(0), signatureAlgorithms: this.schemes.map(signatureSchemeCode) }));
       }
-      this.send("handshake", encodeCertificate({ requestContext: new Uint8Array(0), entries: credentials.chain.map((data) => ({ data, extensions: [] })) }));
+      // An OCSP response rides in the leaf's CertificateEntry, only when asked for (RFC 8446 section 4.4.2.1).
+      const ocsp = ch.statusRequest ? this.selection?.value?.ocspResponse : undefined;
+      const entries = credentials.chain.map((data, i) => ({
+        data,
+        extensions: i === 0 && ocsp ? [{ type: ExtensionType.status_request, data: encodeCertificateStatus(ocsp) }] : [],
+      }));
+      this.send("handshake", encodeCertificate({ requestContext: new Uint8Array(0), entries }));
+      this.localCertificates = credentials.chain;
       const content = certificateVerifyContent(true, this.transcript.hash(suite.hash));
       this.send("handshake", encodeCertificateVerify({ scheme: signatureSchemeCode(scheme!), signature: signContent(scheme!, credentials.key, content) }));
       this.signatureScheme = scheme;
@@ -478,11 +516,73 @@ export class TlsServer extends TlsEngine {
     return true;
   }
 
-  private selectCredentials(serverName: string | undefined): LocalCertificate {
+  /**
+   * Runs selectCertificate once per handshake. Returns true when it answered
+   * with a promise: the ClientHello is parked until {@link resume}.
+   */
+  private awaitSelection(ch: DecodedClientHello, body: Uint8Array, message: Uint8Array): boolean {
+    if (this.selection) return false;
+    const hook = this.config.selectCertificate;
+    if (!hook) {
+      this.selection = { settled: true };
+      return false;
+    }
+    let picked: ReturnType<typeof hook>;
+    try {
+      picked = hook(ch.serverName, {
+        alpnProtocols: ch.alpnProtocols ?? [],
+        cipherSuites: ch.cipherSuites.flatMap((id) => findCipherSuite(id)?.name ?? []),
+        statusRequest: !!ch.statusRequest,
+      });
+    } catch (e) {
+      throw alert("internal_error", `certificate selection failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+    if (!picked || typeof (picked as Promise<unknown>).then !== "function") {
+      this.selection = { settled: true, value: picked as ServerCertificate | undefined };
+      return false;
+    }
+    const selection: NonNullable<TlsServer["selection"]> = (this.selection = { settled: false });
+    this.parkedHello = { body, message };
+    this.state = "WAIT_CERTIFICATE_SELECTION";
+    this.pendingSelection = (picked as Promise<ServerCertificate | undefined>).then(
+      (value) => {
+        selection.settled = true;
+        selection.value = value;
+      },
+      (error: unknown) => {
+        selection.settled = true;
+        selection.error = error ?? new Error("rejected");
+      },
+    );
+    return true;
+  }
+
+  /**
+   * Goes on with a ClientHello parked for an asynchronous certificate
+   * choice once {@link pendingSelection} settled; does nothing otherwise.
+   * Throws {@link TlsAlertError} like {@link receive} (internal_error when
+   * the selection failed).
+   */
+  resume(now: number): void {
+    const parked = this.parkedHello;
+    if (this.error) throw this.error;
+    if (this.state !== "WAIT_CERTIFICATE_SELECTION" || !parked || !this.selection?.settled) return;
+    this.parkedHello = undefined;
+    this.pendingSelection = undefined;
+    this.state = "WAIT_CLIENT_HELLO";
+    try {
+      const failure = this.selection.error;
+      if (failure !== undefined) throw alert("internal_error", `certificate selection failed: ${(failure as Error)?.message ?? String(failure)}`);
+      this.onClientHello(parked.body, parked.message, now);
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  private selectCredentials(): LocalCertificate {
     let local: LocalCertificate | undefined;
     try {
-      const picked = this.config.selectCertificate?.(serverName);
-      local = loadLocalCertificate(picked ?? this.config);
+      local = loadLocalCertificate(this.selection?.value ?? this.config);
     } catch (e) {
       throw alert("internal_error", `cannot load the server certificate: ${(e as Error)?.message ?? String(e)}`);
     }

@@ -29,6 +29,8 @@ export interface CongestionController {
   readonly maxDatagramSize: number;
   /** Number of congestion events that started a recovery period. */
   readonly congestionEvents: number;
+  /** Highest {@link bytesInFlight} ever reached (a statistic). */
+  readonly maxBytesInFlight: number;
   /** True while the window is below ssthresh (RFC 9002 section 7.3.1). */
   readonly inSlowStart: boolean;
   /**
@@ -83,6 +85,8 @@ export abstract class WindowedController implements CongestionController {
   appLimited = false;
   /** See {@link CongestionController.congestionEvents}. */
   congestionEvents = 0;
+  /** See {@link CongestionController.maxBytesInFlight}. */
+  maxBytesInFlight = 0;
   private mds: number;
 
   /** Starts in slow start at the initial window for `maxDatagramSize` (RFC 9002 section 7.2, Appendix B.3). */
@@ -125,6 +129,7 @@ export abstract class WindowedController implements CongestionController {
   onPacketSent(bytes: number, now: number): void {
     void now;
     this.bytesInFlight += bytes;
+    if (this.bytesInFlight > this.maxBytesInFlight) this.maxBytesInFlight = this.bytesInFlight;
     // A sender that fills the window is no longer application limited.
     if (this.bytesInFlight >= this.cwnd) this.appLimited = false;
   }
