@@ -302,15 +302,6 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
     const alpn = alpnOf("connect", o.alpn);
     if (!(Number.isInteger(o.port) && o.port! > 0 && o.port! < 65536)) throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.port", `connect.port must be 1..65535, got ${String(o.port)}`);
     if (o.h3 !== undefined && alpn !== "h3") throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.h3", "connect.h3 applies to alpn 'h3' only");
-    const host = o.address ?? "localhost";
-    const family = o.type === "udp6" ? 6 : 4;
-    const address = await resolveHost(host, family, o.lookup ?? this.#options.lookup);
-    if (this.blockList.check(address, isIP(address) === 6 ? "ipv6" : "ipv4")) {
-      throw new TsquicError("ERR_QUIC_ADDRESS_BLOCKED", `connecting to ${address} is not allowed: the address is in the socket's blockList`);
-    }
-    await this.#bindAll();
-    const endpoint = this.#endpoints.find((e) => e.bound && e.family === isIP(address));
-    if (!endpoint) throw invalidState(`no IPv${isIP(address)} endpoint to connect to ${address} from (add one with addEndpoint({ type: 'udp${isIP(address)}' }))`);
     const { cipherSuites, groups, ...transport } = commonConfig("connect", o);
     const clientTls: Omit<TlsClientConfig, "alpnProtocols" | "quicTransportParameters" | "mode"> = {
       ...(o.ca !== undefined ? { ca: o.ca } : {}),
@@ -322,12 +313,25 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
       ...(o.ocspHandler ? { requestOcsp: true } : {}),
     };
     const config: ConnectionConfig = { alpn: [alpn], clientTls, ...transport, keylog: (line, c) => this.#keylog(line, c) };
+    // Every option is checked before anything is resolved or bound.
+    const resolved = resolveConfig(config);
+    const defaults = streamDefaults("connect", o);
+    const h3 = alpn === "h3" ? h3Options("connect", o.h3) : undefined;
+    const host = o.address ?? "localhost";
+    const address = await resolveHost(host, o.type === "udp6" ? 6 : 4, o.lookup ?? this.#options.lookup);
+    if (this.blockList.check(address, isIP(address) === 6 ? "ipv6" : "ipv4")) {
+      throw new TsquicError("ERR_QUIC_ADDRESS_BLOCKED", `connecting to ${address} is not allowed: the address is in the socket's blockList`);
+    }
+    await this.#bindAll();
+    this.#assertUsable();
+    const endpoint = this.#endpoints.find((e) => e.bound && e.family === isIP(address));
+    if (!endpoint) throw invalidState(`no IPv${isIP(address)} endpoint to connect to ${address} from (add one with addEndpoint({ type: 'udp${isIP(address)}' }))`);
     const servername = o.servername ?? host;
     const udp = endpoint._udp!;
     const connection = udp.connect({
       serverName: servername,
       remote: { address, port: o.port! },
-      config: resolveConfig(config),
+      config: resolved,
       ...(o.sessionTicket !== undefined ? { sessionTicket: new Uint8Array(o.sessionTicket) } : {}),
     });
     const session = new QuicClientSession({
@@ -335,8 +339,8 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
       socket: this,
       udp,
       connection,
-      streamDefaults: streamDefaults("connect", o),
-      h3: alpn === "h3" ? h3Options("connect", o.h3) : undefined,
+      streamDefaults: defaults,
+      h3,
       peerCheck: { ca: o.ca, host: servername, usage: "server" },
       keylog: this.#takeKeylog(connection),
     });
