@@ -521,12 +521,12 @@ export class QuicSession extends EventEmitter implements StreamHost {
   /** @internal */
   _abort(stream: QuicStream, code: number): void {
     const id = stream.id!;
-    if (this.#h3) this.#h3.cancel(id, code);
-    else {
-      this.#conn.streamReset(id, code);
-      this.#conn.streamStopSending(id, code);
-    }
     this.#udp.touch(this.#conn);
+    if (this.#h3) return this.#h3.cancel(id, code);
+    // Only the parts the stream has: a unidirectional stream is send-only or receive-only (RFC 9000 section 2.1).
+    const local = stream.clientInitiated === this.isClient;
+    if (stream.bidirectional || local) this.#conn.streamReset(id, code);
+    if (stream.bidirectional || !local) this.#conn.streamStopSending(id, code);
   }
 
   /** @internal */

@@ -279,8 +279,9 @@ export class QuicStream extends Duplex {
 
   /** @internal */
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    const readOpen = this.readable && !this.readableEnded;
-    const writeOpen = this.writable && !this.writableFinished;
+    // `readable` / `writable` already read false here (the stream is destroyed): use the sides it was built with.
+    const readOpen = (this.#bidi || !this.#local) && !this.readableEnded && this.#finalSize === undefined;
+    const writeOpen = (this.#bidi || this.#local) && !this.writableFinished;
     if (this.#id !== undefined && (readOpen || writeOpen)) {
       const code = this.#closeCode ?? (err instanceof QuicStreamError ? err.errorCode : this.session.isH3 ? H3ErrorCode.H3_REQUEST_CANCELLED : 0);
       try {
