@@ -34,6 +34,7 @@ if (filters.length === 0) {
   const apiFiles = all.filter(
     (f) =>
       f.startsWith(join("dist", "test", "api")) ||
+      f.startsWith(join("dist", "test", "node")) ||
       f.endsWith(join("h3", "serve-fetch.test.js")) ||
       f.endsWith(join("h3", "early-data.test.js")) ||
       f.endsWith(join("hq", "transfer.test.js")),
