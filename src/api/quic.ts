@@ -4,7 +4,8 @@ import { getCiphers, type KeyObject } from "node:crypto";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import type { Connection, ConnectionEvent } from "../quic/connection.js";
 import { QuicConnectionError } from "../quic/connection.js";
-import { formatAddress, type SocketAddress } from "../quic/types.js";
+import type { SocketAddress } from "../quic/types.js";
+import { Migrations, type MigrateOptions } from "../driver/migration.js";
 import type { PathAddresses } from "../quic/path/path.js";
 import { TsquicError } from "../util/errors.js";
 import { plainBytes } from "../util/bytes.js";
@@ -314,13 +315,14 @@ export class QuicSocket<T = unknown> {
   _onGone: (() => void) | undefined;
   /** The latest session received (client; see the `sessionTicket` callback), to pass as `tls.session` later. */
   sessionTicket: Uint8Array | undefined;
-  /** Migrations waiting for their path's validation, by new local address. */
-  private readonly migrations: Array<{ local: SocketAddress; resolve: (p: PathAddresses) => void; reject: (e: Error) => void }> = [];
+  /** Migrations waiting for their path's validation. */
+  private readonly migrations: Migrations;
 
   /** @internal */
   constructor(connection: Connection, host: SocketHost) {
     this.connection = connection;
     this.host = host;
+    this.migrations = new Migrations(host.udp, connection);
   }
 
   /** Opens a new bidirectional stream with optional local data. */
@@ -389,25 +391,9 @@ export class QuicSocket<T = unknown> {
    * the move happens at once without validation or new connection ID, as
    * a NAT rebinding would look to the server.
    */
-  async migrate(options: { address?: string; port?: number; natRebinding?: boolean } = {}): Promise<PathAddresses> {
+  async migrate(options: MigrateOptions = {}): Promise<PathAddresses> {
     if (this.ended) throw this.connection.closeInfo?.error ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection is closed");
-    const udp = this.host.udp;
-    const local = await udp.migrate(this.connection, options);
-    if (options.natRebinding) return { local: { ...local }, remote: this.address };
-    return new Promise<PathAddresses>((resolve, reject) => this.migrations.push({ local, resolve, reject }));
-  }
-
-  /** Settles the migration probing `path`, if any. */
-  private settleMigration(path: PathAddresses, error: Error | undefined): void {
-    const i = this.migrations.findIndex((m) => m.local === path.local || (m.local.port === path.local?.port && m.local.address === path.local.address));
-    if (i < 0) return;
-    const [m] = this.migrations.splice(i, 1);
-    if (error) {
-      this.host.udp.removeSocket(m!.local);
-      m!.reject(error);
-    } else {
-      m!.resolve(path);
-    }
+    return this.migrations.start(options);
   }
 
   /** The negotiated ALPN protocol. */
@@ -554,24 +540,9 @@ export class QuicSocket<T = unknown> {
         case "peer_address_changed":
         case "preferred_address_used":
           break;
-        case "path_validated": {
-          this.settleMigration(e.path, undefined);
-          // The socket left behind keeps receiving briefly for packets already on their way, then closes.
-          const old = e.previous.local;
-          if (this.connection.role === "client" && old && e.path.local && (old.port !== e.path.local.port || old.address !== e.path.local.address)) {
-            const udp = this.host.udp;
-            setTimeout(() => udp.removeSocket(old), 1000).unref();
-          }
-          break;
-        }
+        case "path_validated":
         case "path_validation_failed":
-          this.settleMigration(
-            e.path,
-            new TsquicError(
-              "ERR_QUIC_PATH_VALIDATION_FAILED",
-              e.aborted ? "migration abandoned for a newer one" : `path validation from ${e.path.local ? formatAddress(e.path.local) : "?"} to ${formatAddress(e.path.remote)} failed: no PATH_RESPONSE in time (RFC 9000 section 8.2.4)`,
-            ),
-          );
+          this.migrations.onPathEvent(e);
           break;
         case "connection_closed": {
           if (this.ended) break;
@@ -585,7 +556,7 @@ export class QuicSocket<T = unknown> {
             if (err) this.call(() => h.stream.error?.(qs, err));
             this.fireClose(qs);
           }
-          for (const m of this.migrations.splice(0)) m.reject(err ?? new TsquicError("ERR_QUIC_CONNECTION_CLOSED", "the connection closed during migration"));
+          this.migrations.abort(err);
           if (err && this.opened) this.call(() => h.socket.error?.(this, err));
           else if (err && !this._onOpen && h.socket.error) this.call(() => h.socket.error?.(this, err));
           this.call(() => h.socket.close?.(this));

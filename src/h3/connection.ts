@@ -19,6 +19,7 @@
  */
 import type { CloseInfo, Connection, ConnectionEvent } from "../quic/connection.js";
 import { QuicConnectionError } from "../quic/connection.js";
+import type { PathEvent } from "../quic/path/index.js";
 import type { SessionTicket } from "../tls/ticket.js";
 import { TsquicError } from "../util/errors.js";
 import { FieldSectionTooLargeError, H3Error, H3ErrorCode, h3ErrorName } from "./errors.js";
@@ -104,7 +105,9 @@ export type H3Event =
    */
   | { type: "early_data"; accepted: boolean }
   /** Client: a session ticket (and NEW_TOKEN token) to resume a later connection with. */
-  | { type: "session_ticket"; ticket: SessionTicket; token: Uint8Array | undefined };
+  | { type: "session_ticket"; ticket: SessionTicket; token: Uint8Array | undefined }
+  /** Path validation and migration, passed through from the transport (RFC 9000 sections 8.2 and 9). */
+  | PathEvent;
 
 /** Statistics of the QPACK contexts, to see the dynamic tables at work. */
 export interface QpackStats {
@@ -401,6 +404,10 @@ export class H3Connection {
         else this.start();
         break;
       case "session_ticket":
+      case "path_validated":
+      case "path_validation_failed":
+      case "peer_address_changed":
+      case "preferred_address_used":
         this.emit(e);
         break;
       default:

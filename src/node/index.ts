@@ -17,10 +17,11 @@ export type {
   H3Options,
   ListenOptions,
   LookupFunction,
+  PreferredAddressOption,
   QuicSocketOptions,
   SecureContext,
   SecureContextOptions,
   TransportOptions,
 } from "./options.js";
 export { QuicOptionError } from "./errors.js";
-export { PENDING_FEATURES } from "./features.js";
+export type { QlogSetting } from "./qlog.js";

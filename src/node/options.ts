@@ -7,11 +7,15 @@
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { LookupAddress } from "node:dns";
+import { isIP } from "node:net";
 import type { ConnectionConfig, TransportSettings } from "../quic/config.js";
 import type { CipherSuiteName } from "../crypto/suites.js";
 import type { GroupName } from "../tls/constants.js";
 import type { H3ConnectionOptions } from "../h3/connection.js";
+import type { PreferredAddressConfig } from "../quic/path/preferred.js";
+import type { SocketAddress } from "../quic/types.js";
 import { QuicOptionError } from "./errors.js";
+import type { QlogSetting } from "./qlog.js";
 
 /** Certificates: PEM text (one or more blocks), DER bytes, or a list of them. */
 export type CertInput = string | Uint8Array | Array<string | Uint8Array>;
@@ -106,9 +110,14 @@ export interface SessionOptions extends TransportOptions {
   defaultEncoding?: BufferEncoding;
   /** HTTP/3 settings (ALPN "h3"). */
   h3?: H3Options;
-  /** Not available yet (see features.ts). */
-  qlog?: boolean;
-  /** Only false is available (see features.ts). */
+  /** Trace sessions in qlog: `true` gives each a stream.Readable (`session.qlog`), `{ dir }` writes a `.sqlog` file per connection. */
+  qlog?: QlogSetting;
+  /**
+   * 0-RTT (RFC 9001 section 4.6). listen: accept early data (default
+   * false: it can be replayed; each ticket allows it once, see
+   * src/quic/early-data.ts). connect: send streams opened before `secure`
+   * in 0-RTT when resuming with a ticket that allows it (default true).
+   */
   earlyData?: boolean;
   lookup?: LookupFunction;
 }
@@ -126,9 +135,17 @@ export interface ListenOptions extends SessionOptions {
   clientHelloHandler?: (alpn: string | undefined, servername: string | undefined, ciphers: string[]) => ClientHelloResult | Promise<ClientHelloResult>;
   /** Supplies the OCSP response to staple: `(type: 'request', { servername, context }) => { data, context? }` (seed 001, "OCSP"). */
   ocspHandler?: (type: "request", options: { servername: string | undefined; context: SecureContext }) => OcspAnswer | Promise<OcspAnswer>;
-  /** Not available yet (see features.ts). */
-  preferredAddress?: unknown;
+  /**
+   * An address to offer clients in preferred_address (RFC 9000 section
+   * 9.6): `{ address, port, type }` as in the Node documentation (port 0
+   * picks a free one), or `{ ipv4, ipv6 }` with one of each family. A
+   * socket is bound there on the first endpoint.
+   */
+  preferredAddress?: PreferredAddressOption;
 }
+
+/** A preferred address: one (Node's form) or one per family. */
+export type PreferredAddressOption = { address: string; port?: number; type?: "udp4" | "udp6" } | { ipv4?: { address: string; port?: number }; ipv6?: { address: string; port?: number } };
 
 /** What a server's ocspHandler returns. */
 export type OcspAnswer = { data?: Uint8Array | string; context?: SecureContext | SecureContextOptions } | undefined;
@@ -145,11 +162,19 @@ export interface ConnectOptions extends SessionOptions {
   servername?: string;
   /** Verify the server's certificate (default true). */
   rejectUnauthorized?: boolean;
-  /** A session ticket from an earlier session's 'sessionTicket' event, to resume. */
+  /**
+   * The session of an earlier session's 'sessionTicket' event, to resume
+   * (its TLS ticket, which carries the server's transport parameters for
+   * 0-RTT, and the server's NEW_TOKEN token).
+   */
   sessionTicket?: Uint8Array;
-  /** Not available yet (see features.ts). */
+  /**
+   * The second argument of 'sessionTicket': optional, since the session
+   * carries them; when given, they replace those remembered in the ticket
+   * for 0-RTT (RFC 9000 section 7.4.1).
+   */
   remoteTransportParams?: Uint8Array;
-  /** Only "reject" is available (see features.ts). */
+  /** 'accept': move to the server's preferred address after the handshake (RFC 9000 section 9.6) and emit usePreferredAddress. Default 'reject'. */
   preferredAddressPolicy?: "accept" | "reject";
   /** Asks for a stapled OCSP response and receives it: `(type: 'response', { data }) => void`. */
   ocspHandler?: (type: "response", options: { data: Buffer }) => void | Promise<void>;
@@ -181,8 +206,8 @@ export interface QuicSocketOptions {
   maxConnections?: number;
   /** Most inbound connections per remote IP address. Default 100. */
   maxConnectionsPerHost?: number;
-  /** Not available yet (see features.ts). */
-  qlog?: boolean;
+  /** Default `qlog` of the sessions listen() accepts (see {@link SessionOptions.qlog}). */
+  qlog?: QlogSetting;
   /** How long a Retry token stays valid, seconds. Default 10. */
   retryTokenTimeout?: number;
   /** Secret (16+ bytes) for stateless reset tokens; share it across restarts. Default random. */
@@ -415,6 +440,34 @@ export function commonConfig(where: string, o: SessionOptions): Pick<ConnectionC
     ...(suites ? { cipherSuites: suites } : {}),
     ...(g ? { groups: g } : {}),
   };
+}
+
+/**
+ * The preferred address of listen options, one per family; a port of 0
+ * means "bind a free one". Host names are not taken: the address goes into
+ * the transport parameter as is (RFC 9000 section 18.2).
+ */
+export function preferredAddressOption(where: string, v: PreferredAddressOption | undefined): PreferredAddressConfig | undefined {
+  if (v === undefined) return undefined;
+  const option = `${where}.preferredAddress`;
+  if (typeof v !== "object" || v === null) invalid(option, "must be { address, port } or { ipv4, ipv6 }");
+  const one = (name: string, a: { address?: unknown; port?: unknown } | undefined, family: 4 | 6): SocketAddress | undefined => {
+    if (a === undefined) return undefined;
+    if (typeof a.address !== "string" || isIP(a.address) !== family) invalid(`${option}${name}.address`, `must be an IPv${family} address literal, got ${String(a.address)}`);
+    // An unspecified address tells the client nothing it could reach.
+    if (a.address === "0.0.0.0" || /^[0:]+$/.test(a.address)) invalid(`${option}${name}.address`, "must be a specific address, not the unspecified one");
+    return { address: a.address, port: checkInteger(`${option}${name}.port`, a.port, 0, 65535) ?? 0 };
+  };
+  if ("address" in v) {
+    const family = v.type === "udp6" || (v.type === undefined && isIP(v.address) === 6) ? 6 : 4;
+    if (v.type !== undefined && v.type !== "udp4" && v.type !== "udp6") invalid(`${option}.type`, "must be 'udp4' or 'udp6'");
+    const a = one("", v, family)!;
+    return family === 4 ? { ipv4: a } : { ipv6: a };
+  }
+  const ipv4 = one(".ipv4", v.ipv4, 4);
+  const ipv6 = one(".ipv6", v.ipv6, 6);
+  if (!ipv4 && !ipv6) invalid(option, "needs an address");
+  return { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) };
 }
 
 /** Node's address object for an IP literal and port. */

@@ -7,19 +7,21 @@
  */
 import { EventEmitter } from "node:events";
 import { X509Certificate } from "node:crypto";
+import type { Readable } from "node:stream";
 import type { Connection, ConnectionEvent, CloseInfo } from "../quic/connection.js";
 import type { UdpEndpoint } from "../driver/udp-endpoint.js";
 import { clock } from "../driver/udp-endpoint.js";
+import { Migrations } from "../driver/migration.js";
+import type { PathEvent } from "../quic/path/index.js";
+import { encodeResumptionState } from "../quic/resumption.js";
 import { H3Connection, type H3ConnectionOptions, type H3Event, type Header } from "../h3/connection.js";
 import { H3ErrorCode } from "../h3/errors.js";
 import { TsquicError } from "../util/errors.js";
-import { encodeSessionTicket } from "../tls/ticket.js";
 import type { TlsServer } from "../tls/server.js";
 import { trustStoreFor } from "../tls/engine.js";
 import { verifyCertificateChain } from "../pki/verify.js";
 import { invalidState } from "./errors.js";
 import type { QuicSocket } from "./socket.js";
-import { featureUnavailable } from "./features.js";
 import { addressInfo, type AddressInfo, type CertInput, type StreamDefaults } from "./options.js";
 import { QuicStream, QuicStreamError, toHeadersObject, type OpenStreamOptions, type StreamHost } from "./stream.js";
 
@@ -48,6 +50,17 @@ export interface SessionInit {
   h3: H3ConnectionOptions | undefined;
   peerCheck: PeerCheck;
   keylog: string[];
+  /** The session's qlog trace (`qlog: true`). */
+  qlog?: Readable | undefined;
+}
+
+/** Events the transport and the HTTP/3 layer both pass on: resumption, 0-RTT and path changes. */
+type SessionEvent = Extract<H3Event, { type: "session_ticket" | "early_data" }> | PathEvent;
+
+const SESSION_EVENTS: ReadonlySet<string> = new Set<SessionEvent["type"]>(["session_ticket", "early_data", "path_validated", "path_validation_failed", "preferred_address_used", "peer_address_changed"]);
+
+function isSessionEvent(e: ConnectionEvent | H3Event): e is SessionEvent {
+  return SESSION_EVENTS.has(e.type);
 }
 
 /** A certificate as Node's tls module describes it (a subset of its fields). */
@@ -116,8 +129,10 @@ function certificateObject(chain: readonly Uint8Array[], index: number, detailed
 
 /**
  * The base of both session kinds. Events: `secure` (servername,
- * alpnProtocol, cipher), `stream` (QuicStream), `keylog` (line), `error`,
- * `close`; clients also `sessionTicket` (ticket, remoteTransportParams).
+ * alpnProtocol, cipher), `stream` (QuicStream), `keylog` (line),
+ * `pathValidation` (result, local, remote), `error`, `close`; clients also
+ * `sessionTicket` (session, remoteTransportParams), `earlyData`
+ * (accepted), `qlog` (stream.Readable) and `usePreferredAddress` (address).
  */
 export class QuicSession extends EventEmitter implements StreamHost {
   readonly #owner: SessionOwner;
@@ -147,6 +162,12 @@ export class QuicSession extends EventEmitter implements StreamHost {
   #closePromise: Promise<void> | undefined;
   #selectionWatched: Promise<void> | undefined;
   readonly #counts = { bidi: 0, uni: 0, peer: 0, self: 0 };
+  /** HTTP/3: our control streams are open, requests may go (in 0-RTT, before `secure`). */
+  #h3Ready = false;
+  #migrations: Migrations | undefined;
+  #qlog: Readable | undefined;
+  /** A client's qlog trace, until the 'qlog' event announces it. */
+  #qlogToAnnounce: Readable | undefined;
 
   /** @internal Sessions come from QuicSocket.connect() and the socket's 'session' event. */
   constructor(init: SessionInit) {
@@ -158,6 +179,8 @@ export class QuicSession extends EventEmitter implements StreamHost {
     this.#defaults = init.streamDefaults;
     this.#peerCheck = init.peerCheck;
     this.#keylog = init.keylog;
+    if (init.qlog && this.isClient) this.#qlogToAnnounce = init.qlog;
+    else this.#qlog = init.qlog;
     if (init.h3) this.#h3 = new H3Connection(init.connection, init.h3);
   }
 
@@ -183,9 +206,9 @@ export class QuicSession extends EventEmitter implements StreamHost {
     return this.#socket;
   }
 
-  /** Our local address. */
+  /** Our local address (the new one after {@link QuicClientSession.setSocket}). */
   get address(): AddressInfo {
-    const a = this.#udp.address;
+    const a = this.#conn.local ?? this.#udp.address;
     return addressInfo(a.address, a.port);
   }
 
@@ -267,14 +290,14 @@ export class QuicSession extends EventEmitter implements StreamHost {
     return (this.#closeError as TsquicError | undefined)?.code === "ERR_QUIC_STATELESS_RESET";
   }
 
-  /** Always false: 0-RTT is not available yet (see features.ts). */
+  /** True when 0-RTT data was accepted on this session (RFC 9001 section 4.6): by us (server) or by the server (client). */
   get usingEarlyData(): boolean {
-    return false;
+    return this.#conn.earlyDataStatus === "accepted";
   }
 
-  /** Not available yet (see features.ts): always undefined. */
-  get qlog(): undefined {
-    return undefined;
+  /** The qlog trace (JSON-SEQ text) with `qlog: true`; on clients, from the 'qlog' event on. */
+  get qlog(): Readable | undefined {
+    return this.#qlog;
   }
 
   // ------------------------------------------------------------ statistics
@@ -488,9 +511,15 @@ export class QuicSession extends EventEmitter implements StreamHost {
     this.#udp.touch(this.#conn);
   }
 
-  /** Not available yet (see features.ts). */
-  setSocket(): never {
-    return featureUnavailable("session", "setSocket");
+  /**
+   * @internal Moves a client's connection to a new UDP socket on the
+   * address of its endpoint (RFC 9000 section 9.2); see
+   * {@link QuicClientSession.setSocket}.
+   */
+  async _migrate(natRebinding: boolean): Promise<void> {
+    this.#assertOpen();
+    this.#migrations ??= new Migrations(this.#udp, this.#conn);
+    await this.#migrations.start({ address: this.#udp.address.address, natRebinding });
   }
 
   // ------------------------------------------------------------ StreamHost
@@ -571,9 +600,16 @@ export class QuicSession extends EventEmitter implements StreamHost {
       this.#keylog = undefined;
       for (const l of lines) this.emit("keylog", Buffer.from(l + "\n"));
     }
+    if (this.#qlogToAnnounce) {
+      this.#qlog = this.#qlogToAnnounce;
+      this.#qlogToAnnounce = undefined;
+      this.emit("qlog", this.#qlog);
+    }
     this.#watchCertificateSelection();
     if (this.#h3) {
       for (let e = this.#h3.poll(); e; e = this.#h3.poll()) this.#onH3Event(e);
+      // After 0-RTT the HTTP/3 layer was ready before the handshake completed: no event marks the completion.
+      if (!this.#secure && this.#conn.isEstablished) this.#onSecure();
     } else {
       const c = this.#conn;
       for (let e = c.poll(); e; e = c.poll()) this.#onEvent(e);
@@ -599,13 +635,10 @@ export class QuicSession extends EventEmitter implements StreamHost {
   }
 
   #onEvent(e: ConnectionEvent): void {
-    const c = this.#conn;
+    if (isSessionEvent(e)) return this.#onSessionEvent(e);
     switch (e.type) {
       case "handshake_done":
         this.#onSecure();
-        break;
-      case "session_ticket":
-        this.emit("sessionTicket", Buffer.from(encodeSessionTicket(e.ticket)), Buffer.from(c.tls.peerTransportParameters ?? new Uint8Array(0)));
         break;
       case "opened":
         this.#adopt(e.streamId, e.bidi, false, this.#defaults, true);
@@ -643,9 +676,11 @@ export class QuicSession extends EventEmitter implements StreamHost {
   }
 
   #onH3Event(e: H3Event): void {
+    if (isSessionEvent(e)) return this.#onSessionEvent(e);
     switch (e.type) {
       case "ready":
-        this.#onSecure();
+        this.#h3Ready = true;
+        if (this.#conn.isEstablished) this.#onSecure();
         this.#startRequests();
         break;
       case "headers": {
@@ -692,6 +727,33 @@ export class QuicSession extends EventEmitter implements StreamHost {
     }
   }
 
+  #onSessionEvent(e: SessionEvent): void {
+    switch (e.type) {
+      case "session_ticket": {
+        // Our opaque session (ticket and NEW_TOKEN token); the parameters are in it too, passed for Node's signature.
+        const session = encodeResumptionState({ ticket: e.ticket, ...(e.token ? { token: e.token } : {}) });
+        this.emit("sessionTicket", Buffer.from(session), Buffer.from(this.#conn.tls.peerTransportParameters ?? new Uint8Array(0)));
+        break;
+      }
+      case "early_data":
+        if (this.isClient) this.emit("earlyData", e.accepted);
+        break;
+      case "path_validated":
+      case "path_validation_failed": {
+        this.#migrations?.onPathEvent(e);
+        const local = e.path.local ?? this.#udp.address;
+        this.emit("pathValidation", e.type === "path_validated" ? "success" : "failure", addressInfo(local.address, local.port), addressInfo(e.path.remote.address, e.path.remote.port));
+        break;
+      }
+      case "preferred_address_used":
+        if (this.isClient) this.emit("usePreferredAddress", addressInfo(e.path.remote.address, e.path.remote.port));
+        break;
+      case "peer_address_changed":
+        // The server follows a client that moved (RFC 9000 section 9.3); pathValidation reports the validation.
+        break;
+    }
+  }
+
   /** Reads everything available on a raw stream into its Duplex, until the reader is saturated. */
   #pull(s: QuicStream): void {
     const id = s.id!;
@@ -719,7 +781,7 @@ export class QuicSession extends EventEmitter implements StreamHost {
   /** Sends the headers of HTTP/3 requests waiting for the handshake or for stream credit. */
   #startRequests(): void {
     const h3 = this.#h3;
-    if (!h3 || !this.#secure) return;
+    if (!h3 || !this.#h3Ready) return;
     while (this.#pendingRequests.length > 0) {
       const { stream, headers } = this.#pendingRequests[0]!;
       let id: number | null;
@@ -815,6 +877,7 @@ export class QuicSession extends EventEmitter implements StreamHost {
     this.#streams.clear();
     for (const r of this.#pendingRequests.splice(0)) r.stream.destroy(reported ?? invalidState("the session closed before the request was sent"));
     this.#wakeOpeners();
+    this.#migrations?.abort(error);
     this.#owner._sessionClosed(this);
     process.nextTick(() => {
       if (reported) this.emit("error", reported);
@@ -824,7 +887,33 @@ export class QuicSession extends EventEmitter implements StreamHost {
 }
 
 /** The client side of a session, from {@link QuicSocket.connect}. */
-export class QuicClientSession extends QuicSession {}
+export class QuicClientSession extends QuicSession {
+  /**
+   * Moves the session to a new local UDP port (RFC 9000 section 9.2): a
+   * socket is bound on the address of the session's endpoint and the new
+   * path is probed with PATH_CHALLENGE under a fresh connection ID while
+   * traffic goes on. Resolves once the server answered and the session
+   * moved ('pathValidation' 'success'); rejects when validation fails
+   * (ERR_QUIC_PATH_VALIDATION_FAILED, the session staying where it was) or
+   * the move is not allowed (before the handshake, or the server sent
+   * disable_active_migration: ERR_QUIC_MIGRATION_DISABLED). With
+   * `natRebinding` the port changes at once without validation, as a NAT
+   * rebinding would look to the server.
+   *
+   * `socket` must be the session's own QuicSocket: a connection is routed
+   * by its socket's endpoint and cannot change QuicSocket here, so another
+   * socket is refused with ERR_QUIC_MIGRATION_UNSUPPORTED.
+   */
+  async setSocket(socket: QuicSocket, natRebinding = false): Promise<void> {
+    if (socket !== this.socket) {
+      throw new TsquicError(
+        "ERR_QUIC_MIGRATION_UNSUPPORTED",
+        "setSocket() cannot move a session to another QuicSocket (its connection is routed by its own socket's endpoint); pass session.socket to move it to a new local port",
+      );
+    }
+    await this._migrate(!!natRebinding);
+  }
+}
 
 /** The server side of a session, from the socket's `session` event. */
 export class QuicServerSession extends QuicSession {}

@@ -8,6 +8,11 @@
 import { EventEmitter } from "node:events";
 import { BlockList, isIP } from "node:net";
 import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "../quic/config.js";
+import type { PreferredAddressConfig } from "../quic/path/preferred.js";
+import { decodeTransportParameters } from "../quic/transport-params.js";
+import { toResumptionState } from "../quic/resumption.js";
+import { resumeOptions } from "../api/quic.js";
+import { QuicTransportError } from "../quic/errors.js";
 import type { Connection } from "../quic/connection.js";
 import type { EndpointStats } from "../quic/endpoint.js";
 import type { UdpEndpoint, UdpEndpointOptions } from "../driver/udp-endpoint.js";
@@ -17,13 +22,14 @@ import type { ServerCertificate, TlsServerConfig } from "../tls/server.js";
 import type { TlsClientConfig } from "../tls/client.js";
 import { TsquicError } from "../util/errors.js";
 import { QuicOptionError, invalidState } from "./errors.js";
-import { checkPendingFeatures, featureUnavailable } from "./features.js";
+import { QlogReadables } from "./qlog.js";
 import { QuicEndpoint, resolveHost, type EndpointOwner } from "./endpoint.js";
 import {
   alpnOf,
   checkOptionNames,
   commonConfig,
   h3Options,
+  preferredAddressOption,
   privateKey,
   streamDefaults,
   toSecureContext,
@@ -48,6 +54,34 @@ interface ServerSetup {
   peerCheck: PeerCheck;
 }
 
+/**
+ * The resumption options of connect(): `sessionTicket` is the opaque
+ * session of a 'sessionTicket' event (a bare TLS ticket is taken too);
+ * `remoteTransportParams`, when given, replaces the server transport
+ * parameters remembered in it for 0-RTT.
+ */
+function resumption(o: ConnectOptions): ReturnType<typeof resumeOptions> {
+  const earlyData = o.earlyData ?? true;
+  if (o.sessionTicket === undefined) {
+    if (o.remoteTransportParams !== undefined) throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.remoteTransportParams", "connect.remoteTransportParams needs connect.sessionTicket");
+    return { earlyData };
+  }
+  const session = o.sessionTicket instanceof Uint8Array ? toResumptionState(new Uint8Array(o.sessionTicket)) : undefined;
+  if (!session) throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.sessionTicket", "connect.sessionTicket is not a session from a 'sessionTicket' event");
+  let params: Uint8Array | undefined;
+  if (o.remoteTransportParams !== undefined) {
+    params = o.remoteTransportParams instanceof Uint8Array ? new Uint8Array(o.remoteTransportParams) : undefined;
+    try {
+      if (params) decodeTransportParameters(params, "server");
+    } catch (e) {
+      if (!(e instanceof QuicTransportError)) throw e;
+      params = undefined;
+    }
+    if (!params) throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.remoteTransportParams", "connect.remoteTransportParams are not a server's transport parameters from a 'sessionTicket' event");
+  }
+  return resumeOptions(session, params, earlyData);
+}
+
 /** Creates a QuicSocket (the documentation's `net.createQuicSocket`). */
 export function createQuicSocket(options: QuicSocketOptions = {}): QuicSocket {
   return new QuicSocket(options);
@@ -67,6 +101,8 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
   readonly #sessions = new Map<Connection, QuicSession>();
   /** Key log lines of server connections that arrive before their session exists. */
   readonly #keylogBacklog = new WeakMap<Connection, string[]>();
+  /** qlog Readables of connections traced with `qlog: true`, until their sessions take them. */
+  readonly #qlogs = new QlogReadables();
   readonly #createdAt = performance.now();
   #server: ServerSetup | undefined;
   #bindStarted = false;
@@ -90,7 +126,8 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
     checkOptionNames("socket", options);
     checkOptionNames("connect", options.client);
     checkOptionNames("listen", options.server);
-    if (options.qlog === true) featureUnavailable("socket", "qlog");
+    // Checked now; listen() builds the tracer.
+    this.#qlogs.tracerFactory("socket", options.qlog);
     const secret = options.statelessResetSecret;
     if (secret !== undefined && (!(secret instanceof Uint8Array) || secret.length < 16))
       throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "socket.statelessResetSecret", "socket.statelessResetSecret must be a Buffer or Uint8Array of at least 16 bytes");
@@ -252,7 +289,6 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
     if (this.#server) throw invalidState("the socket is already listening");
     checkOptionNames("listen", options);
     const o: ListenOptions = { ...this.#options.server, ...options };
-    checkPendingFeatures("listen", o as Record<string, unknown>);
     const alpn = alpnOf("listen", o.alpn);
     if (o.cert === undefined || o.key === undefined) throw new QuicOptionError("ERR_MISSING_OPTION", "listen.cert", "listen() needs cert and key");
     if (o.h3 !== undefined && alpn !== "h3") throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "listen.h3", "listen.h3 applies to alpn 'h3' only");
@@ -268,23 +304,30 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
       // node:tls: requestCert with rejectUnauthorized (the default) refuses clients without a valid certificate.
       requireClientCertificate: o.rejectUnauthorized !== false,
       rejectUnauthorized: o.rejectUnauthorized !== false,
+      // 0-RTT only when asked for: it can be replayed (RFC 8446 section 8); src/quic/early-data.ts allows each ticket once.
+      ...(o.earlyData ? { earlyData: true } : {}),
     };
     const select = this.#certificateSelector(o, { cert: o.cert, key, ...(o.ca !== undefined ? { ca: o.ca } : {}) });
     if (select) serverTls.selectCertificate = select;
-    const config = resolveConfig({ alpn: [alpn], serverTls, ...transport, keylog: (line, c) => this.#keylog(line, c) });
+    const tracer = this.#qlogs.tracerFactory("listen", o.qlog ?? this.#options.qlog);
+    const preferred = preferredAddressOption("listen", o.preferredAddress);
+    const config = resolveConfig({ alpn: [alpn], serverTls, ...transport, keylog: (line, c) => this.#keylog(line, c), ...(tracer ? { tracer } : {}) });
     this.#server = {
       config,
       defaults: streamDefaults("listen", o),
       h3: alpn === "h3" ? h3Options("listen", o.h3) : undefined,
       peerCheck: { ca: o.ca, host: undefined, usage: "client" },
     };
+    let first: ResolvedConfig;
     try {
       await this.#bindAll();
+      first = preferred ? await this.#bindPreferredAddress(preferred, config) : config;
     } catch (e) {
       this.#server = undefined;
       throw e;
     }
-    for (const e of this.#endpoints) if (e._udp) e._udp.endpoint.listen(config);
+    // The preferred address belongs to the first endpoint: connections arriving on others are not offered it.
+    for (const e of this.#endpoints) if (e._udp) e._udp.endpoint.listen(e === this.#endpoints.find((x) => x._udp) ? first : config);
     this.#listenAt = performance.now();
     this.emit("listening");
   }
@@ -298,7 +341,6 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
     this.#assertUsable();
     checkOptionNames("connect", options);
     const o: ConnectOptions = { ...this.#options.client, ...options };
-    checkPendingFeatures("connect", o as Record<string, unknown>);
     const alpn = alpnOf("connect", o.alpn);
     if (!(Number.isInteger(o.port) && o.port! > 0 && o.port! < 65536)) throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.port", `connect.port must be 1..65535, got ${String(o.port)}`);
     if (o.h3 !== undefined && alpn !== "h3") throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.h3", "connect.h3 applies to alpn 'h3' only");
@@ -312,7 +354,18 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
       ...(groups ? { groups } : {}),
       ...(o.ocspHandler ? { requestOcsp: true } : {}),
     };
-    const config: ConnectionConfig = { alpn: [alpn], clientTls, ...transport, keylog: (line, c) => this.#keylog(line, c) };
+    const policy = o.preferredAddressPolicy ?? "reject";
+    if (policy !== "accept" && policy !== "reject") throw new QuicOptionError("ERR_INVALID_ARG_VALUE", "connect.preferredAddressPolicy", "connect.preferredAddressPolicy must be 'accept' or 'reject'");
+    const tracer = this.#qlogs.tracerFactory("connect", o.qlog);
+    const resume = resumption(o);
+    const config: ConnectionConfig = {
+      alpn: [alpn],
+      clientTls,
+      ...transport,
+      keylog: (line, c) => this.#keylog(line, c),
+      preferredAddressPolicy: policy,
+      ...(tracer ? { tracer } : {}),
+    };
     // Every option is checked before anything is resolved or bound.
     const resolved = resolveConfig(config);
     const defaults = streamDefaults("connect", o);
@@ -332,7 +385,7 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
       serverName: servername,
       remote: { address, port: o.port! },
       config: resolved,
-      ...(o.sessionTicket !== undefined ? { sessionTicket: new Uint8Array(o.sessionTicket) } : {}),
+      ...resume,
     });
     const session = new QuicClientSession({
       owner: this,
@@ -343,6 +396,7 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
       h3,
       peerCheck: { ca: o.ca, host: servername, usage: "server" },
       keylog: this.#takeKeylog(connection),
+      qlog: this.#qlogs.take(connection),
     });
     if (o.ocspHandler) session._setOcspHandler(o.ocspHandler);
     this.#sessions.set(connection, session);
@@ -442,6 +496,7 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
         h3: server.h3,
         peerCheck: server.peerCheck,
         keylog: this.#takeKeylog(connection),
+        qlog: this.#qlogs.take(connection),
       });
       this.#sessions.set(connection, s);
       this.#serverSessions++;
@@ -517,6 +572,25 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
     return lines;
   }
 
+  /**
+   * Binds a socket on each preferred address on the first endpoint and
+   * returns the listen configuration offering them, with the ports bound.
+   */
+  async #bindPreferredAddress(preferred: PreferredAddressConfig, config: ResolvedConfig): Promise<ResolvedConfig> {
+    const udp = this.#endpoints.find((e) => e._udp)!._udp!;
+    const bound: PreferredAddressConfig = {};
+    try {
+      for (const family of ["ipv4", "ipv6"] as const) {
+        const want = preferred[family];
+        if (want) bound[family] = await udp.addSocket(want);
+      }
+    } catch (e) {
+      for (const a of [bound.ipv4, bound.ipv6]) if (a) udp.removeSocket(a);
+      throw e;
+    }
+    return resolveConfig({ ...config, preferredAddress: bound });
+  }
+
   #assertUsable(): void {
     if (this.#destroyed) throw invalidState("the socket is destroyed");
     if (this.#closing) throw invalidState("the socket is closing");
@@ -535,6 +609,7 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.#endedAt = performance.now();
+    this.#qlogs.endAll();
     await Promise.all(this.#endpoints.map((e) => e.close()));
     if (error) this.emit("error", error);
     this.emit("close");
