@@ -41,4 +41,4 @@ export {
   QuicOptionError,
   createSecureContext,
 } from "./node/index.js";
-export type { ConnectOptions, ListenOptions, QuicSocketOptions, QuicEndpointOptions, HeadersObject, CertificateObject, CloseCode } from "./node/index.js";
+export type { ConnectOptions, ListenOptions, QuicSocketOptions, QuicEndpointOptions, HeadersObject, CertificateObject, CloseCode, AddressInfo, PreferredAddressOption, QlogSetting } from "./node/index.js";
