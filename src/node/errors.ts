@@ -7,7 +7,7 @@ import { TsquicError } from "../util/errors.js";
 
 /** An option this stack does not offer, or that is not known at all: a TypeError with a `code` naming the class of problem. */
 export class QuicOptionError extends TypeError {
-  /** ERR_QUIC_OPTION_UNSUPPORTED, ERR_QUIC_OPTION_UNKNOWN, ERR_INVALID_ARG_VALUE or ERR_QUIC_FEATURE_UNAVAILABLE. */
+  /** ERR_QUIC_OPTION_UNSUPPORTED, ERR_QUIC_OPTION_UNKNOWN, ERR_MISSING_OPTION, ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE. */
   readonly code: string;
   /** The option's name, e.g. `listen.secureOptions`. */
   readonly option: string;

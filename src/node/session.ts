@@ -580,6 +580,11 @@ export class QuicSession extends EventEmitter implements StreamHost {
     this.#udp.touch(this.#conn);
   }
 
+  /** @internal */
+  _receivedInEarlyData(stream: QuicStream): boolean {
+    return !this.isClient && stream.id !== undefined && this.#conn.receivedInEarlyData(stream.id);
+  }
+
   /** @internal A stream is gone. */
   _forget(stream: QuicStream): void {
     if (stream.id !== undefined && this.#streams.get(stream.id) === stream) {

@@ -27,6 +27,7 @@ export interface StreamHost {
   /** @internal */ _abort(stream: QuicStream, code: number): void;
   /** @internal */ _headers(stream: QuicStream, kind: "initial" | "informational" | "trailing", headers: Header[]): void;
   /** @internal */ _forget(stream: QuicStream): void;
+  /** @internal */ _receivedInEarlyData(stream: QuicStream): boolean;
 }
 
 /** Options of {@link QuicSession.openStream}. */
@@ -128,6 +129,15 @@ export class QuicStream extends Duplex {
   /** True for an HTTP/3 request stream not opened yet: its headers have not been submitted. */
   get pending(): boolean {
     return this.#id === undefined;
+  }
+
+  /**
+   * Server: true when the peer's data on this stream came in 0-RTT
+   * packets, which an attacker can replay (RFC 8470 section 5; each ticket
+   * allows early data once here, see src/quic/early-data.ts).
+   */
+  get earlyData(): boolean {
+    return this.session._receivedInEarlyData(this);
   }
 
   /** True for a bidirectional stream. */

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
-import { createQuicSocket, type AddressInfo, type NodeQuicStream, type QuicClientSession, type QuicServerSession } from "../../src/index.js";
+import { createQuicSocket, type AddressInfo, type NodeQuicSocket, type NodeQuicStream, type QuicClientSession, type QuicServerSession } from "../../src/index.js";
 import { certs, clientSocket, closeAll, collect, nextSession, startServer } from "./helpers.js";
 
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
@@ -13,15 +13,28 @@ function echo(session: QuicServerSession): void {
   session.on("stream", (stream: NodeQuicStream) => stream.pipe(stream));
 }
 
-test("setSocket() moves a client to a new local port in the middle of a 4 MB transfer: pathValidation 'success' on both sides, every byte intact", { timeout: 60_000 }, async () => {
+/** An echo server and a client session to it, both past 'secure'. */
+async function connected(): Promise<{ server: NodeQuicSocket; port: number; client: NodeQuicSocket; session: QuicClientSession; srv: QuicServerSession }> {
   const { server, port } = await startServer();
   server.on("session", echo);
   const serverSession = nextSession(server);
   const client = clientSocket();
+  const session: QuicClientSession = await client.connect({ address: "127.0.0.1", port });
+  await once(session, "secure");
+  return { server, port, client, session, srv: await serverSession };
+}
+
+/** Sends `data` on a new stream and resolves with its echo. */
+async function echoOf(session: QuicClientSession, data: Uint8Array | string): Promise<Buffer> {
+  const stream = await session.openStream();
+  const echoed = collect(stream);
+  stream.end(data);
+  return echoed;
+}
+
+test("setSocket() moves a client to a new local port in the middle of a 4 MB transfer: pathValidation 'success' on both sides, every byte intact", { timeout: 60_000 }, async () => {
+  const { server, port, client, session, srv } = await connected();
   try {
-    const session: QuicClientSession = await client.connect({ address: "127.0.0.1", port });
-    await once(session, "secure");
-    const srv = await serverSession;
     const serverResults: string[] = [];
     srv.on("pathValidation", (result: string) => serverResults.push(result));
     const validations: Array<[string, AddressInfo, AddressInfo]> = [];
@@ -51,24 +64,15 @@ test("setSocket() moves a client to a new local port in the middle of a 4 MB tra
 });
 
 test("setSocket(socket, true) rebinds like a NAT: the port changes at once and the server follows", { timeout: 60_000 }, async () => {
-  const { server, port } = await startServer();
-  server.on("session", echo);
-  const serverSession = nextSession(server);
-  const client = clientSocket();
+  const { server, client, session, srv } = await connected();
   try {
-    const session: QuicClientSession = await client.connect({ address: "127.0.0.1", port });
-    await once(session, "secure");
-    const srv = await serverSession;
     // A move asked for before confirmation waits for it (RFC 9000 section 9); a rebinding is immediate only after.
     while (!session.handshakeConfirmed) await new Promise((r) => setTimeout(r, 5));
     const before = session.address.port;
     await session.setSocket(client, true);
     assert.notEqual(session.address.port, before);
-    const stream = await session.openStream();
     const data = randomBytes(200_000);
-    const echoed = collect(stream);
-    stream.end(data);
-    assert.equal(sha256(await echoed), sha256(data));
+    assert.equal(sha256(await echoOf(session, data)), sha256(data));
     assert.equal(srv.remoteAddress.port, session.address.port);
   } finally {
     await closeAll(client, server);
@@ -87,21 +91,15 @@ test("listen preferredAddress with connect preferredAddressPolicy 'accept': the 
     assert.equal(preferred.address, "127.0.0.1");
     assert.notEqual(preferred.port, port);
     assert.deepEqual(session.remoteAddress, preferred);
-    const stream = await session.openStream();
     const data = randomBytes(500_000);
-    const echoed = collect(stream);
-    stream.end(data);
-    assert.equal(sha256(await echoed), sha256(data));
+    assert.equal(sha256(await echoOf(session, data)), sha256(data));
     assert.deepEqual(used, [preferred]);
 
     const stay: QuicClientSession = await client.connect({ address: "127.0.0.1", port });
     let moved = false;
     stay.on("usePreferredAddress", () => (moved = true));
     await once(stay, "secure");
-    const s2 = await stay.openStream();
-    const echoed2 = collect(s2);
-    s2.end("stay");
-    assert.equal((await echoed2).toString(), "stay");
+    assert.equal((await echoOf(stay, "stay")).toString(), "stay");
     assert.equal(moved, false);
     assert.equal(stay.remoteAddress.port, port, "the default policy is 'reject'");
   } finally {

@@ -8,10 +8,18 @@ import { clientSocket, closeAll, collect, startServer } from "./helpers.js";
 
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
-/** What a server session saw, in order: 'stream', the stream's first 'data', 'secure'. */
+/** Ends `stream` with `data` and checks the echo. */
+async function assertEchoes(stream: NodeQuicStream, data: Uint8Array): Promise<void> {
+  const echoed = collect(stream);
+  stream.end(data);
+  assert.equal(sha256(await echoed), sha256(data));
+}
+
+/** What a server session saw, in order: 'stream', the stream's first 'data', 'secure'; and whether each stream came in 0-RTT. */
 interface ServerLog {
   session: QuicServerSession;
   order: string[];
+  early: boolean[];
 }
 
 /** An echo server (raw streams) logging the order of its sessions' events. */
@@ -19,12 +27,15 @@ async function echoServer(listen: ListenOptions): Promise<{ server: NodeQuicSock
   const { server, port } = await startServer(listen);
   const logs: ServerLog[] = [];
   server.on("session", (session: QuicServerSession) => {
-    const log: ServerLog = { session, order: [] };
+    const log: ServerLog = { session, order: [], early: [] };
     logs.push(log);
     session.on("secure", () => log.order.push("secure"));
     session.on("stream", (stream: NodeQuicStream) => {
       log.order.push("stream");
-      stream.once("data", () => log.order.push("data"));
+      stream.once("data", () => {
+        log.order.push("data");
+        log.early.push(stream.earlyData);
+      });
       stream.pipe(stream);
     });
   });
@@ -61,10 +72,7 @@ test("resumption with earlyData: the second session skips the Certificate, its s
     // Opened and written before the handshake completed: only 0-RTT can carry it now.
     const stream = await session.openStream();
     assert.equal(session.handshakeComplete, false, "the stream was opened before 'secure'");
-    const data = randomBytes(3000);
-    const echoed = collect(stream);
-    stream.end(data);
-    assert.equal(sha256(await echoed), sha256(data));
+    await assertEchoes(stream, randomBytes(3000));
     await secure;
     assert.deepEqual(await verdict, [true]);
     assert.equal(session.usingEarlyData, true);
@@ -77,6 +85,8 @@ test("resumption with earlyData: the second session skips the Certificate, its s
     if (!second.session.handshakeComplete) await once(second.session, "secure");
     assert.equal(second.session.connection.tls.resumed, true);
     assert.equal(second.session.usingEarlyData, true);
+    assert.deepEqual(second.early, [true], "the server sees the stream as early data");
+    assert.deepEqual(logs[0]!.early, [false]);
     assert.ok(second.order.indexOf("data") >= 0 && second.order.indexOf("data") < second.order.indexOf("secure"), `early data before 'secure' on the server: ${second.order.join(", ")}`);
   } finally {
     await closeAll(client, server);
@@ -97,10 +107,7 @@ test("earlyData off on the server: its tickets allow no 0-RTT, so a stream opene
     assert.equal(session.handshakeComplete, false, "openStream() was called before 'secure'");
     const stream = await opening;
     assert.equal(session.handshakeComplete, true, "the stream waited for the handshake");
-    const data = randomBytes(3000);
-    const echoed = collect(stream);
-    stream.end(data);
-    assert.equal(sha256(await echoed), sha256(data));
+    await assertEchoes(stream, randomBytes(3000));
     assert.equal(verdicts, 0);
     assert.equal(session.usingEarlyData, false);
     assert.equal(session.connection.tls.resumed, true);
@@ -120,10 +127,7 @@ test("a ticket used for 0-RTT once is refused early data the second time (replay
       const verdict = once(session, "earlyData");
       const stream = await session.openStream();
       assert.equal(session.connection.earlyDataStatus, "attempted", "the stream is written before the server answered");
-      const data = randomBytes(3000);
-      const echoed = collect(stream);
-      stream.end(data);
-      assert.equal(sha256(await echoed), sha256(data));
+      await assertEchoes(stream, randomBytes(3000));
       return { session, verdict: (await verdict)[0] as boolean };
     };
     const accepted = await echoOnce();
@@ -135,6 +139,7 @@ test("a ticket used for 0-RTT once is refused early data the second time (replay
     assert.equal(replayed.session.connection.tls.resumed, true, "the PSK is still accepted; only its early data is refused");
     const third = logs[2]!;
     assert.equal(third.session.usingEarlyData, false);
+    assert.deepEqual(third.early, [false]);
     assert.deepEqual(third.order, ["secure", "stream", "data"]);
   } finally {
     await closeAll(client, server);
