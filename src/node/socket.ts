@@ -326,8 +326,9 @@ export class QuicSocket extends EventEmitter implements EndpointOwner, SessionOw
       this.#server = undefined;
       throw e;
     }
-    // The preferred address belongs to the first endpoint: connections arriving on others are not offered it.
-    for (const e of this.#endpoints) if (e._udp) e._udp.endpoint.listen(e === this.#endpoints.find((x) => x._udp) ? first : config);
+    // The preferred address belongs to the first bound endpoint: connections arriving on others are not offered it.
+    const bound = this.#endpoints.filter((e) => e._udp);
+    bound.forEach((e, i) => e._udp!.endpoint.listen(i === 0 ? first : config));
     this.#listenAt = performance.now();
     this.emit("listening");
   }
