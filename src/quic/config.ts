@@ -159,8 +159,24 @@ export interface ResolvedConfig {
   preferredAddressPolicy: "accept" | "reject";
 }
 
-/** Applies defaults and checks ranges; throws TypeError naming the bad option. */
-export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
+/**
+ * Configurations {@link resolveConfig} made. Identity, not shape, tells a
+ * resolved configuration from a plain one: a plain one may set any field a
+ * resolved one has, and a copy of a resolved one may carry plain fields.
+ */
+const resolvedConfigs = new WeakSet<ResolvedConfig>();
+
+/** Whether `c` came from {@link resolveConfig} (a copy of it does not count). */
+export function isResolvedConfig(c: ConnectionConfig | ResolvedConfig): c is ResolvedConfig {
+  return resolvedConfigs.has(c as ResolvedConfig);
+}
+
+/**
+ * Applies defaults and checks ranges; throws TypeError naming the bad
+ * option. A configuration it already resolved is returned as it is.
+ */
+export function resolveConfig(c: ConnectionConfig | ResolvedConfig): ResolvedConfig {
+  if (isResolvedConfig(c)) return c;
   if (!Array.isArray(c.alpn) || c.alpn.length === 0) throw new TypeError("config.alpn must list at least one application protocol");
   const transport: TransportSettings = { ...DEFAULT_TRANSPORT_SETTINGS, ...(c.transport ?? {}) };
   const cidLength = c.connectionIdLength ?? 8;
@@ -179,7 +195,7 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
   for (const v of versions) {
     if (!isSupportedVersion(v) && !isReservedVersion(v)) throw new TypeError(`config.versions: unsupported QUIC version 0x${(v >>> 0).toString(16)}`);
   }
-  return {
+  const resolved: ResolvedConfig = {
     alpn: c.alpn,
     clientTls: c.clientTls ?? {},
     // One ticket key per configuration, so every connection made from it can resume the others' tickets.
@@ -203,4 +219,6 @@ export function resolveConfig(c: ConnectionConfig): ResolvedConfig {
     preferredAddress: c.preferredAddress,
     preferredAddressPolicy: c.preferredAddressPolicy ?? "accept",
   };
+  resolvedConfigs.add(resolved);
+  return resolved;
 }

@@ -323,10 +323,6 @@ export interface ServerConnectionOptions {
   onCidIssued?: (cid: Uint8Array) => void;
 }
 
-function isResolved(c: ConnectionConfig | ResolvedConfig): c is ResolvedConfig {
-  return typeof (c as ResolvedConfig).connectionIdLength === "number" && typeof (c as ResolvedConfig).handshakeTimeout === "number" && "maxUndecryptablePackets" in c;
-}
-
 const LEVEL_OF_SPACE: Record<PacketNumberSpace, EncryptionLevel> = {
   [PacketNumberSpace.Initial]: "initial",
   [PacketNumberSpace.Handshake]: "handshake",
@@ -554,7 +550,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   /** Creates a client connection and queues its first Initial (RFC 9000 section 7). */
   static connect(o: ClientConnectionOptions): Connection {
-    const config = isResolved(o.config) ? o.config : resolveConfig(o.config);
+    const config = resolveConfig(o.config);
     // A reserved version (RFC 9000 section 15) only draws a Version Negotiation; its packets are shaped like v1's.
     const first = config.versions[0]!;
     const version = getQuicVersion(first) ?? (isReservedVersion(first) ? { ...QUIC_V1, number: first, name: "reserved" } : QUIC_V1);
@@ -596,7 +592,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   /** Creates a server connection for a client's first Initial; the endpoint then passes that datagram to {@link recv}. */
   static accept(o: ServerConnectionOptions): Connection {
-    const config = isResolved(o.config) ? o.config : resolveConfig(o.config);
+    const config = resolveConfig(o.config);
     if (!config.serverTls) throw new TypeError("a server connection needs config.serverTls (certificate and key)");
     const version = getQuicVersion(o.version);
     if (!version) throw new RangeError(`unsupported QUIC version 0x${o.version.toString(16)}`);

@@ -145,7 +145,7 @@ export class Endpoint implements SansIo {
 
   constructor(options: EndpointOptions) {
     this.options = options;
-    this.config = "maxUndecryptablePackets" in options.config ? (options.config as ResolvedConfig) : resolveConfig(options.config as ConnectionConfig);
+    this.config = resolveConfig(options.config);
     this.acceptingConnections = options.server ?? this.config.serverTls !== undefined;
     this.resetKey = options.statelessResetKey ?? new Uint8Array(randomBytes(32));
     this.tokens = new AddressTokens(options.addressTokenKey);

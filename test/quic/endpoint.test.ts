@@ -1,8 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TransportErrorCode } from "../../src/quic/errors.js";
-import type { Connection } from "../../src/quic/connection.js";
-import { drain, establish, makePair } from "./harness.js";
+import { resolveConfig, type ConnectionConfig } from "../../src/quic/config.js";
+import { Connection } from "../../src/quic/connection.js";
+import { Endpoint } from "../../src/quic/endpoint.js";
+import { QUIC_V1 } from "../../src/quic/packet/index.js";
+import { drain, establish, makePair, testConfigs } from "./harness.js";
 
 test("one endpoint pair carries 20 concurrent connections, routing each datagram by its connection ID", () => {
   const p = makePair();
@@ -45,4 +48,21 @@ test("an endpoint at its connection limit refuses new clients with CONNECTION_RE
   assert.equal(p.server.stats.refusedConnections, 1);
   assert.equal(p.server.connectionCount, 1);
   assert.ok(first.isEstablished && p.conn.isEstablished);
+});
+
+test("a plain config that sets maxUndecryptablePackets is resolved like any other, by the endpoint and by a connection", () => {
+  const cfg = testConfigs({ maxUndecryptablePackets: 4, connectionIdLength: 12, handshakeTimeout: 5_000 });
+  const server = new Endpoint({ config: cfg.server });
+  assert.equal(server.config.maxUndecryptablePackets, 4);
+  assert.deepEqual(server.config.versions, [QUIC_V1.number]);
+  assert.equal(server.config.transport.maxIdleTimeout, 30_000);
+  // A connection given the same plain config must fill in the defaults too.
+  const client = Connection.connect({ config: cfg.client, serverName: "localhost", remote: { address: "127.0.0.1", port: 1 }, now: 0 });
+  assert.equal(client.config.transport.initialMaxData, 1024 * 1024);
+  assert.equal(client.config.congestionControl, "reno");
+  // A resolved config is used as it is, and a copy of one is resolved again (a copy may carry plain fields).
+  const resolved = resolveConfig(cfg.server);
+  assert.equal(new Endpoint({ config: resolved }).config, resolved);
+  const copy = { ...resolved, transport: { maxIdleTimeout: 1_000 } } as unknown as ConnectionConfig;
+  assert.equal(new Endpoint({ config: copy }).config.transport.maxAckDelay, 25);
 });
