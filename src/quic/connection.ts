@@ -329,6 +329,9 @@ const LEVEL_OF_SPACE: Record<PacketNumberSpace, EncryptionLevel> = {
   [PacketNumberSpace.Application]: "oneRtt",
 };
 
+/** The type of packets sent in each space, 0-RTT aside. */
+const PACKET_TYPE_OF_SPACE = [PacketType.Initial, PacketType.Handshake, PacketType.OneRtt] as const;
+
 /**
  * One QUIC connection, sans-IO (after quiche's `Connection`): feed it
  * datagrams with {@link recv}, pull datagrams with {@link send}, ask for
@@ -505,7 +508,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         onPathChange: (at, sample) => this.recovery.onPathChange(at, sample),
         // The validation timer uses the larger of the PTO and the PTO of a new path with the initial RTT (RFC 9000 section 8.2.4).
         pto: () => ({ current: this.recovery.ptoPeriod(), initial: 3 * config.initialRtt + (this.peerParams?.maxAckDelay ?? 25) }),
-        emit: (e) => this.events.push(e),
+        emit: (e) => this.onPathEvent(e),
       },
       local,
       remote,
@@ -1083,10 +1086,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private processPacket(buf: Uint8Array, header: PacketHeader, path: PathInfo, now: number): boolean {
     switch (header.type) {
       case PacketType.VersionNegotiation:
-        this.onVersionNegotiation(buf, header, now);
-        return false;
       case PacketType.Retry:
-        this.onRetry(buf, header, now);
+        // Not protected packets: none is "processed"; those a client does not act on are dropped.
+        if (!(header.type === PacketType.Retry ? this.onRetry(buf, header, now) : this.onVersionNegotiation(buf, header, now))) this.packetsDropped++;
         return false;
       case PacketType.UnsupportedVersion:
         this.packetsDropped++;
@@ -1426,7 +1428,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** {@link LossDetectionHandler}: a packet was declared lost; its frames are queued again (RFC 9000 section 13.3). */
   onPacketLost(space: PacketNumberSpace, packet: SentPacket<SentFrame[]>): void {
     const st = this.spaces[space];
-    this.tracer?.packetLost(space, packet.pn, packet.size);
+    this.tracer?.packetLost(this.sentPacketType(space, packet.pn), packet.pn, packet.size);
     for (const f of packet.frames) {
       switch (f.k) {
         case "stream":
@@ -1509,18 +1511,20 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   private packetsWhileClosing = 0;
 
-  private onVersionNegotiation(buf: Uint8Array, header: ReturnType<typeof parsePacketHeader>, now: number): void {
+  /** Returns true when the client acted on the packet (and closed), false when it ignores it. */
+  private onVersionNegotiation(buf: Uint8Array, header: ReturnType<typeof parsePacketHeader>, now: number): boolean {
     // Only a client acts on Version Negotiation, and only before any other packet from the server (RFC 9000 section 6.2).
-    if (this.role !== "client" || this.receivedFirstServerPacket) return;
+    if (this.role !== "client" || this.receivedFirstServerPacket) return false;
     let vn;
     try {
       vn = parseVersionNegotiation(buf, header.headerStart, header.packetEnd);
     } catch {
-      return;
+      return false;
     }
-    if (!equalBytes(vn.dcid, this.localCids.get(0)!.cid) || !equalBytes(vn.scid, this.originalDcid)) return;
+    if (!equalBytes(vn.dcid, this.localCids.get(0)!.cid) || !equalBytes(vn.scid, this.originalDcid)) return false;
     // A VN listing our version is ignored (RFC 9000 section 6.2).
-    if (vn.versions.includes(this.version.number)) return;
+    if (vn.versions.includes(this.version.number)) return false;
+    this.tracer?.versionNegotiationOrRetryReceived(header, header.packetEnd - header.headerStart, vn.versions, now);
     const common = this.config.versions.find((v) => vn.versions.includes(v) && getQuicVersion(v));
     const error = new QuicConnectionError(
       "ERR_QUIC_VERSION_NEGOTIATION",
@@ -1534,15 +1538,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.closeInfo = { errorCode: TransportErrorCode.VERSION_NEGOTIATION_ERROR, application: false, reason: error.message, remote: true, error };
     this.events.push({ type: "connection_closed", info: this.closeInfo });
     this.state = "closed";
-    void now;
+    return true;
   }
 
-  private onRetry(buf: Uint8Array, header: ReturnType<typeof parsePacketHeader>, now: number): void {
+  /** Returns true when the client accepted the Retry, false when it ignores it. */
+  private onRetry(buf: Uint8Array, header: ReturnType<typeof parsePacketHeader>, now: number): boolean {
     // A client accepts one Retry, before any other server packet (RFC 9000 section 17.2.5.2).
-    if (this.role !== "client" || this.receivedFirstServerPacket || this.retryToken) return;
+    if (this.role !== "client" || this.receivedFirstServerPacket || this.retryToken) return false;
     if (!validateRetry(buf.subarray(header.headerStart, header.packetEnd), { ...header, headerStart: 0, packetEnd: header.packetEnd - header.headerStart }, this.originalDcid)) {
-      return;
+      return false;
     }
+    this.tracer?.versionNegotiationOrRetryReceived(header, header.packetEnd - header.headerStart, undefined, now);
     this.retryToken = header.token.slice();
     this.retrySourceCid = header.scid.slice();
     this.peerCids.replaceInitial(this.retrySourceCid);
@@ -1550,6 +1556,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.installInitialKeys(this.retrySourceCid);
     this.recovery.resetForRetry(now);
     this.spaces[PacketNumberSpace.Initial].cryptoSend.requeueUnacked();
+    return true;
   }
 
   // ---------------------------------------------------------------------
@@ -1618,6 +1625,12 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private retryUndecryptable = false;
   /** First application packet number protected with 1-RTT keys. */
   private firstOneRttPn = 0;
+
+  /** The type of a packet we sent: a client's application packets before its first 1-RTT one went out in 0-RTT. */
+  private sentPacketType(space: PacketNumberSpace, pn: number): PacketType {
+    if (space !== PacketNumberSpace.Application || this.role === "server") return PACKET_TYPE_OF_SPACE[space];
+    return this.spaces[space].keys.write && pn >= this.firstOneRttPn ? PacketType.OneRtt : PacketType.ZeroRtt;
+  }
 
   /**
    * 0-RTT keys (RFC 9001 section 4.6.1). Client: it may now send stream
@@ -1735,8 +1748,14 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const m = this.deferredMigration!;
     this.deferredMigration = undefined;
     if (!this.paths.migrate(m.local, now, m.natRebinding)) {
-      this.events.push({ type: "path_validation_failed", path: { local: m.local, remote: this.remote }, active: this.path, preferredAddress: false, aborted: false });
+      this.onPathEvent({ type: "path_validation_failed", path: { local: m.local, remote: this.remote }, active: this.path, preferredAddress: false, aborted: false });
     }
+  }
+
+  /** Queues a path event for the application and traces it. */
+  private onPathEvent(e: PathEvent): void {
+    this.events.push(e);
+    this.tracer?.pathEvent(e);
   }
 
   /** Client: probes the server's preferred address once the handshake is confirmed, unless the policy rejects it (RFC 9000 section 9.6.1). */
@@ -2375,7 +2394,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private finishPacket(buf: Uint8Array, p: BuiltPacket, now: number, record = true): void {
     if (p.space !== PacketNumberSpace.Application || p.zeroRtt) patchLongHeaderLength(buf, p.pnOffset, p.payloadEnd, 2);
     const st = this.spaces[p.space];
-    this.tracer?.packetSent(p.space, p.pn, buf.subarray(p.payloadStart, p.payloadEnd), p.payloadEnd + AEAD_TAG_LENGTH - p.headerStart, now);
+    this.tracer?.packetSent(p.zeroRtt ? PacketType.ZeroRtt : PACKET_TYPE_OF_SPACE[p.space], p.pn, buf.subarray(p.payloadStart, p.payloadEnd), p.payloadEnd + AEAD_TAG_LENGTH - p.headerStart, now);
     const keys = p.zeroRtt ? this.zeroRttKeys! : st.keys.write!;
     const end = keys.protect(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn);
     if (!record) {

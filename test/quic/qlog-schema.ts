@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import type { Connection } from "../../src/quic/connection.js";
+import { QlogTracer } from "../../src/quic/qlog/qlog.js";
+import type { TracerFactory } from "../../src/quic/qlog/tracer.js";
 
 /** One parsed qlog event. */
 export interface QlogEvent {
@@ -56,6 +59,8 @@ const FRAME_TYPES = new Set([
 const STATES = new Set(["attempted", "peer_validated", "handshake_started", "early_write", "handshake_complete", "handshake_confirmed", "closing", "draining", "closed"]);
 const KEY_TYPES = /^(client|server)_(initial|handshake|0rtt|1rtt)_secret$/;
 
+const MIGRATION_STATES = new Set(["probing_started", "probing_abandoned", "probing_successful", "migration_started", "migration_abandoned", "migration_complete"]);
+
 const isUint = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
 const isHex = (v: unknown): boolean => typeof v === "string" && /^([0-9a-f]{2})*$/.test(v);
 
@@ -70,6 +75,18 @@ function checkEvent(e: QlogEvent): void {
     case "transport:packet_sent":
     case "transport:packet_received":
       assert.ok(PACKET_TYPES.has(d.header?.packet_type), `${where}: packet_type ${d.header?.packet_type}`);
+      // Version Negotiation and Retry have no packet number and no frames (quic-events-03 section 5.3.6).
+      if (d.header.packet_type === "version_negotiation") {
+        assert.ok(Array.isArray(d.supported_versions) && d.supported_versions.length > 0, `${where}: supported_versions`);
+        for (const v of d.supported_versions) assert.match(v, /^[0-9a-f]{1,8}$/, `${where}: version ${v}`);
+        assert.ok(isHex(d.header.dcid) && isHex(d.header.scid), `${where}: CIDs`);
+        break;
+      }
+      if (d.header.packet_type === "retry") {
+        assert.ok(d.retry_token?.type === "retry" && isHex(d.retry_token.data) && d.retry_token.length === d.retry_token.data.length / 2, `${where}: retry_token`);
+        assert.ok(isHex(d.header.dcid) && isHex(d.header.scid) && typeof d.header.version === "string", `${where}: header`);
+        break;
+      }
       assert.ok(isUint(d.header.packet_number), `${where}: packet_number`);
       assert.ok(isHex(d.header.dcid), `${where}: dcid`);
       assert.ok(isUint(d.raw?.length) && d.raw.length > 0, `${where}: raw.length`);
@@ -104,6 +121,14 @@ function checkEvent(e: QlogEvent): void {
     case "connectivity:connection_state_updated":
       assert.ok(STATES.has(d.new), `${where}: new state ${d.new}`);
       break;
+    case "connectivity:path_assigned":
+      checkPath(where, d);
+      break;
+    case "connectivity:migration_state_updated":
+      assert.ok(MIGRATION_STATES.has(d.new), `${where}: new state ${d.new}`);
+      if (d.old !== undefined) assert.ok(MIGRATION_STATES.has(d.old), `${where}: old state ${d.old}`);
+      checkPath(where, d);
+      break;
     case "connectivity:connection_closed":
       assert.ok(d.owner === "local" || d.owner === "remote", `${where}: owner`);
       assert.equal(typeof d.trigger, "string", `${where}: trigger`);
@@ -131,6 +156,19 @@ function checkEvent(e: QlogEvent): void {
   }
 }
 
+/** A path's id and its endpoints, PathEndpointInfo objects (quic-events drafts 07 to 10); the local one is optional. */
+function checkPath(where: string, d: Record<string, any>): void {
+  assert.equal(typeof d.path_id, "string", `${where}: path_id`);
+  const endpoint = (e: Record<string, any> | undefined, side: string): void => {
+    assert.equal(typeof e, "object", `${where}: ${side}`);
+    const v4 = typeof e!.ip_v4 === "string" && Number.isInteger(e!.port_v4) && e!.port_v4 > 0;
+    const v6 = typeof e!.ip_v6 === "string" && Number.isInteger(e!.port_v6) && e!.port_v6 > 0;
+    assert.ok(v4 !== v6, `${where}: ${side} ${JSON.stringify(e)}`);
+  };
+  endpoint(d.path_remote, "path_remote");
+  if (d.path_local !== undefined) endpoint(d.path_local, "path_local");
+}
+
 /** Events named `name`. */
 export function named(events: QlogEvent[], name: string): QlogEvent[] {
   return events.filter((e) => e.name === name);
@@ -139,4 +177,25 @@ export function named(events: QlogEvent[], name: string): QlogEvent[] {
 /** Packets sent that statistics count: those without CONNECTION_CLOSE (which are not tracked by recovery). */
 export function countedSent(events: QlogEvent[]): number {
   return named(events, "transport:packet_sent").filter((e) => !e.data.frames.some((f: any) => f.frame_type === "connection_close")).length;
+}
+
+/** A tracer factory keeping each connection's qlog text in memory. */
+export interface MemoryTraces {
+  factory: TracerFactory;
+  /** The trace of `c`, parsed and checked. */
+  of(c: Connection): ParsedQlog;
+  /** Connections whose trace was finished. */
+  finished: Set<Connection>;
+}
+
+/** Records the qlog of every connection made with `factory` in memory, per connection. */
+export function memoryTraces(): MemoryTraces {
+  const text = new Map<Connection, string>();
+  const finished = new Set<Connection>();
+  const factory: TracerFactory = (start) => {
+    const c = start.connection;
+    text.set(c, "");
+    return new QlogTracer(start, { write: (r) => text.set(c, text.get(c)! + r), finish: () => finished.add(c) });
+  };
+  return { factory, finished, of: (c) => parseQlog(text.get(c) ?? assert.fail("no trace of that connection")) };
 }

@@ -8,6 +8,7 @@ import { parsePacketHeader } from "../../src/quic/packet/index.js";
 import type { SessionTicket } from "../../src/tls/ticket.js";
 import { SimulatedLink } from "../../src/testing/link.js";
 import { drain, establish, lastAccepted, makePair, packetTypesIn, testConfigs, type Pair } from "./harness.js";
+import { memoryTraces, named } from "./qlog-schema.js";
 
 const REQUEST = new TextEncoder().encode("GET /early\n");
 
@@ -47,9 +48,10 @@ function readRequest(p: Pair, server: () => Connection | undefined): string {
   return got;
 }
 
-function earlyPair(extra: { server?: Partial<ConnectionConfig>; recordUp?: Array<string[]> } = {}): Pair {
+function earlyPair(extra: { server?: Partial<ConnectionConfig>; config?: Partial<ConnectionConfig>; recordUp?: Array<string[]> } = {}): Pair {
   const up = extra.recordUp;
   return makePair({
+    ...(extra.config ? { config: extra.config } : {}),
     serverConfig: { serverTls: { ...testConfigs().server.serverTls!, earlyData: true }, ...(extra.server ?? {}) },
     ...(up ? { aToB: { delay: 25, tamper: (d) => (up.push(packetTypesIn(d)), d) } } : { aToB: { delay: 25 } }),
     bToA: { delay: 25 },
@@ -398,4 +400,32 @@ test("0-RTT packets that arrive before the ClientHello is complete are buffered 
   const server = lastAccepted(p.server)!;
   assert.ok(server.stats().packetsDropped > 0, "nothing beyond the buffer bound was dropped");
   assert.ok(p.link.run(() => c.isHandshakeConfirmed, 5000));
+});
+
+test("qlog: 0-RTT packets are logged as 0RTT where they are sent and where they are received, and the 0-RTT keys as key_updated on both sides", () => {
+  const traces = memoryTraces();
+  const up: string[][] = [];
+  const p = earlyPair({ recordUp: up, config: { tracer: traces.factory } });
+  const session = firstSession(p);
+  up.length = 0;
+  const c = resume(p, session);
+  const server = () => (p.server.connectionCount > 0 ? lastAccepted(p.server) : undefined);
+  assert.equal(readRequest(p, server), "GET /early\n");
+  const s = server()!;
+  assert.ok(p.link.run(() => c.isHandshakeConfirmed && s.isHandshakeConfirmed, 2000));
+  assert.equal(s.earlyDataStatus, "accepted");
+  const onWire = up.flat().filter((t) => t === "0rtt").length;
+  assert.ok(onWire >= 1);
+  const ofType = (conn: Connection, name: string, type: string) => named(traces.of(conn).events, name).filter((e) => e.data.header.packet_type === type);
+  const sent = ofType(c, "transport:packet_sent", "0RTT");
+  assert.equal(sent.length, onWire, "0-RTT packets on the wire vs 0RTT packet_sent events");
+  assert.ok(sent.some((e) => e.data.frames.some((f: any) => f.frame_type === "stream" && f.stream_id === 0 && f.offset === 0)), "the early request is not in a 0RTT packet_sent");
+  // Each 0-RTT packet has its own number, below those of the 1-RTT packets (the space is shared, RFC 9000 section 12.3).
+  const firstOneRtt = Math.min(...ofType(c, "transport:packet_sent", "1RTT").map((e) => e.data.header.packet_number));
+  assert.ok(sent.every((e) => e.data.header.packet_number < firstOneRtt));
+  assert.equal(ofType(s, "transport:packet_received", "0RTT").length, onWire, "0RTT packet_received events on the server");
+  for (const conn of [c, s]) {
+    const keys = named(traces.of(conn).events, "security:key_updated").map((e) => e.data.key_type);
+    assert.ok(keys.includes("client_0rtt_secret"), `${conn.role} trace lacks key_updated client_0rtt_secret: ${keys}`);
+  }
 });

@@ -10,8 +10,9 @@ import type { EncryptionLevel } from "../../tls/engine.js";
 import type { Connection } from "../connection.js";
 import type { PacketHeader } from "../packet/index.js";
 import { PacketType } from "../packet/index.js";
-import { PacketNumberSpace } from "../recovery/constants.js";
+import type { PathAddresses, PathEvent } from "../path/index.js";
 import type { TransportParameters } from "../transport-params.js";
+import { formatAddress, type SocketAddress } from "../types.js";
 import { qlogFrames, qlogPacketType, qlogTransportError, type QlogObject } from "./frames.js";
 import type { ConnectionTracer, KeyUpdateTrigger, TraceStart } from "./tracer.js";
 
@@ -30,8 +31,6 @@ export interface QlogSink {
   finish(): void;
 }
 
-const SPACE_PACKET_TYPE = ["initial", "handshake", "1RTT"] as const;
-const SPACE_FRAME_PACKET_TYPE = [PacketType.Initial, PacketType.Handshake, PacketType.OneRtt] as const;
 const LEVEL_KEY_NAME: Record<EncryptionLevel, string> = { initial: "initial", zeroRtt: "0rtt", handshake: "handshake", oneRtt: "1rtt" };
 /** qlog names of our connection states after the handshake (quic-events section 5.1.3). */
 type QlogState = "attempted" | "handshake_started" | "peer_validated" | "handshake_complete" | "handshake_confirmed" | "closing" | "draining" | "closed";
@@ -77,6 +76,10 @@ export class QlogTracer implements ConnectionTracer {
   private congestionEvents = 0;
   private persistentCongestions = 0;
   private lossTimer = Infinity;
+  /** The handshake path (path_id "", quic-events: the default path), and the path last logged as in use. */
+  private readonly handshakePath: string;
+  private assignedPath: string;
+  private migrationState: MigrationState | undefined;
 
   constructor(start: TraceStart, sink: QlogSink) {
     const c = start.connection;
@@ -87,6 +90,7 @@ export class QlogTracer implements ConnectionTracer {
     sink.write(RECORD_SEPARATOR + JSON.stringify(qlogHeader(c.role, start.originalDcid, start.now, `tsquic ${c.role} ${toHex(start.originalDcid)}`)) + "\n");
     const local = c.local;
     const remote = c.remote;
+    this.handshakePath = this.assignedPath = pathKey(c.path);
     this.emit("connectivity:connection_started", {
       ip_version: remote.address.includes(":") ? "ipv6" : "ipv4",
       src_ip: local?.address,
@@ -105,6 +109,8 @@ export class QlogTracer implements ConnectionTracer {
     this.emit("transport:parameters_set", { owner: "local", ...qlogParameters(c.localParams) });
     this.keyUpdated("initial", "write", "tls", 0);
     this.keyUpdated("initial", "read", "tls", 0);
+    // A resuming client derives its 0-RTT keys with the ClientHello, before the trace starts (RFC 9001 section 4.6.1).
+    if (c.role === "client" && c.earlyDataStatus === "attempted") this.keyUpdated("zeroRtt", "write", "tls", 0);
     this.loggedState = c.role === "client" ? "attempted" : "handshake_started";
     this.emit("connectivity:connection_state_updated", { new: this.loggedState });
     this.sync(start.now);
@@ -134,20 +140,64 @@ export class QlogTracer implements ConnectionTracer {
     this.emit("transport:packet_dropped", data);
   }
 
-  packetSent(space: PacketNumberSpace, packetNumber: number, payload: Uint8Array, size: number, now: number): void {
+  versionNegotiationOrRetryReceived(header: PacketHeader, length: number, versions: readonly number[] | undefined, now: number): void {
+    this.advance(now);
+    const h: QlogObject = { packet_type: qlogPacketType(header.type), dcid: toHex(header.dcid), scid: toHex(header.scid) };
+    const data: QlogObject = { header: h, raw: { length } };
+    // quic-events-03 section 5.3.6: a Version Negotiation packet's versions, a Retry's token.
+    if (versions) data.supported_versions = versions.map((v) => (v >>> 0).toString(16));
+    else {
+      h.version = (header.version >>> 0).toString(16);
+      data.retry_token = { type: "retry", length: header.token.length, data: toHex(header.token) };
+    }
+    this.emit("transport:packet_received", data);
+  }
+
+  packetSent(type: PacketType, packetNumber: number, payload: Uint8Array, size: number, now: number): void {
     this.advance(now);
     const c = this.c;
-    const h: QlogObject = { packet_type: SPACE_PACKET_TYPE[space], packet_number: packetNumber, dcid: toHex(c.peerCids.current.cid) };
-    if (space !== PacketNumberSpace.Application) {
+    const h: QlogObject = { packet_type: qlogPacketType(type), packet_number: packetNumber, dcid: toHex(c.peerCids.current.cid) };
+    if (type !== PacketType.OneRtt) {
       h.version = (c.version.number >>> 0).toString(16);
       h.scid = toHex(c.localCids.get(0)?.cid ?? c.localParams.initialSourceConnectionId ?? new Uint8Array(0));
     }
-    const exponent = space === PacketNumberSpace.Application ? c.localParams.ackDelayExponent : 3;
-    this.emit("transport:packet_sent", { header: h, raw: { length: size }, frames: qlogFrames(payload, SPACE_FRAME_PACKET_TYPE[space], exponent) });
+    const exponent = type === PacketType.OneRtt ? c.localParams.ackDelayExponent : 3;
+    this.emit("transport:packet_sent", { header: h, raw: { length: size }, frames: qlogFrames(payload, type, exponent) });
   }
 
-  packetLost(space: PacketNumberSpace, packetNumber: number, size: number): void {
-    this.emit("recovery:packet_lost", { header: { packet_type: SPACE_PACKET_TYPE[space], packet_number: packetNumber }, raw: { length: size } });
+  packetLost(type: PacketType, packetNumber: number, size: number): void {
+    this.emit("recovery:packet_lost", { header: { packet_type: qlogPacketType(type), packet_number: packetNumber }, raw: { length: size } });
+  }
+
+  /**
+   * path_assigned when the path in use changed, and migration_state_updated
+   * saying how far the move got (quic-events drafts 07 to 10, section
+   * "migration_state_updated"; the path events are not in draft-03).
+   */
+  pathEvent(e: PathEvent): void {
+    const inUse = this.c.path;
+    const key = pathKey(e.path);
+    let state: MigrationState;
+    switch (e.type) {
+      case "path_validated":
+        state = key === pathKey(inUse) ? "migration_complete" : "probing_successful";
+        break;
+      case "path_validation_failed":
+        // The path in use failed and the connection fell back; or a probe was given up.
+        state = key === this.assignedPath ? "migration_abandoned" : "probing_abandoned";
+        break;
+      case "peer_address_changed":
+        state = this.c.paths.current.validated ? "migration_complete" : "migration_started";
+        break;
+      case "preferred_address_used":
+        // Follows the path_validated that already logged the move.
+        this.assignPath(inUse);
+        return;
+    }
+    this.assignPath(inUse);
+    const data: QlogObject = { ...(this.migrationState ? { old: this.migrationState } : {}), new: state, path_id: this.pathId(key), ...pathEndpoints(e.path) };
+    this.migrationState = state;
+    this.emit("connectivity:migration_state_updated", data);
   }
 
   keyUpdated(level: EncryptionLevel, direction: "read" | "write", trigger: KeyUpdateTrigger, generation: number): void {
@@ -274,14 +324,30 @@ export class QlogTracer implements ConnectionTracer {
     const deadline = r.lossDetectionDeadline;
     if (deadline !== this.lossTimer) {
       if (this.lossTimer <= now) this.emit("recovery:loss_timer_updated", { event_type: "expired" });
-      this.emit("recovery:loss_timer_updated", deadline === Infinity ? { event_type: "cancelled" } : { event_type: "set", delta: us(deadline - now) });
+      // A deadline already past (held back while the path could not send, e.g. amplification-limited) fires at once: delta 0.
+      this.emit("recovery:loss_timer_updated", deadline === Infinity ? { event_type: "cancelled" } : { event_type: "set", delta: us(Math.max(0, deadline - now)) });
       this.lossTimer = deadline;
     }
+  }
+
+  /** Logs path_assigned for `path` unless it is already the one in use. */
+  private assignPath(path: PathAddresses): void {
+    const key = pathKey(path);
+    if (key === this.assignedPath) return;
+    this.assignedPath = key;
+    this.emit("connectivity:path_assigned", { path_id: this.pathId(key), ...pathEndpoints(path) });
+  }
+
+  /** The handshake path is "" (the path of events without one); others are named by their addresses, which needs no table a peer could grow. */
+  private pathId(key: string): string {
+    return key === this.handshakePath ? "" : key;
   }
 
   private dropTrigger(header: PacketHeader | undefined, processed: boolean): string {
     if (!header) return "header_parse_error";
     if (processed) return "duplicate";
+    // A Retry or Version Negotiation packet the client did not act on (a second one, or one for a server).
+    if (header.type === PacketType.Retry || header.type === PacketType.VersionNegotiation) return "unexpected_packet";
     if (header.type === PacketType.UnsupportedVersion || (header.longHeader && header.version !== this.c.version.number)) return "unsupported_version";
     const level = header.type === PacketType.Initial ? "initial" : header.type === PacketType.Handshake ? "handshake" : "oneRtt";
     if (header.type === PacketType.ZeroRtt || !this.c.hasKeys(level)) return "key_unavailable";
@@ -302,6 +368,24 @@ export class QlogTracer implements ConnectionTracer {
     if (this.finished) return;
     this.sink.write(RECORD_SEPARATOR + JSON.stringify({ time: us(this.lastNow - this.reference), name, data }) + "\n");
   }
+}
+
+/** Steps of a migration as quic-events names them (drafts 07 to 10, MigrationState). */
+type MigrationState = "probing_started" | "probing_abandoned" | "probing_successful" | "migration_started" | "migration_abandoned" | "migration_complete";
+
+/** A path as text: our address (or "*" when the driver did not say), then the peer's. */
+function pathKey(p: PathAddresses): string {
+  return `${p.local ? formatAddress(p.local) : "*"}-${formatAddress(p.remote)}`;
+}
+
+/** One side of a path as a PathEndpointInfo (quic-events drafts 07 to 10). */
+function endpointInfo(a: SocketAddress): QlogObject {
+  return a.address.includes(":") ? { ip_v6: a.address, port_v6: a.port } : { ip_v4: a.address, port_v4: a.port };
+}
+
+/** path_remote and, when known, path_local of a path. */
+function pathEndpoints(p: PathAddresses): QlogObject {
+  return p.local ? { path_remote: endpointInfo(p.remote), path_local: endpointInfo(p.local) } : { path_remote: endpointInfo(p.remote) };
 }
 
 /** Transport parameters as qlog's parameters_set fields (quic-events section 5.3.3). */

@@ -5,8 +5,8 @@
  * nothing unless it is asked for.
  */
 import type { Connection } from "../connection.js";
-import type { PacketHeader } from "../packet/index.js";
-import type { PacketNumberSpace } from "../recovery/constants.js";
+import type { PacketHeader, PacketType } from "../packet/index.js";
+import type { PathEvent } from "../path/index.js";
 import type { EncryptionLevel } from "../../tls/engine.js";
 
 /** Why a key changed (draft-ietf-quic-qlog-quic-events section 5.2.1, security:key_updated trigger). */
@@ -39,12 +39,26 @@ export interface ConnectionTracer {
    * was a duplicate.
    */
   packetDropped(header: PacketHeader | undefined, length: number, processed: boolean, now: number): void;
-  /** A packet about to be protected; `payload` is its plaintext frames, a view valid only during the call. */
-  packetSent(space: PacketNumberSpace, packetNumber: number, payload: Uint8Array, size: number, now: number): void;
-  /** A sent packet was declared lost (RFC 9002 section 6.1). */
-  packetLost(space: PacketNumberSpace, packetNumber: number, size: number): void;
+  /**
+   * A Retry or Version Negotiation packet the client acts on (neither has
+   * a packet number or frames); `versions` are those a Version
+   * Negotiation packet lists. Ones it ignores go to {@link packetDropped}.
+   */
+  versionNegotiationOrRetryReceived(header: PacketHeader, length: number, versions: readonly number[] | undefined, now: number): void;
+  /**
+   * A packet about to be protected; `type` is Initial, Handshake, ZeroRtt
+   * or OneRtt; `payload` is its plaintext frames, a view valid only during the call.
+   */
+  packetSent(type: PacketType, packetNumber: number, payload: Uint8Array, size: number, now: number): void;
+  /** A sent packet of `type` was declared lost (RFC 9002 section 6.1). */
+  packetLost(type: PacketType, packetNumber: number, size: number): void;
   /** Keys of `level` were installed or rotated in one direction. */
   keyUpdated(level: EncryptionLevel, direction: "read" | "write", trigger: KeyUpdateTrigger, generation: number): void;
+  /**
+   * A path changed (RFC 9000 sections 8.2 and 9), after the connection
+   * applied it: `connection.path` is the path now in use.
+   */
+  pathEvent(event: PathEvent): void;
   /** Keys of `level` were discarded in one direction. */
   keyDiscarded(level: EncryptionLevel, direction: "read" | "write", generation: number): void;
   /**
