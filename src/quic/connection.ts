@@ -1576,6 +1576,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         case "handshakeComplete":
           this.onHandshakeComplete(now);
           break;
+        case "earlyDataRejected":
+          this.abandonEarlyData(now);
+          break;
         case "sessionTicket":
           this.latestTicket = e.ticket;
           this.sessionEventDue = true;
@@ -1673,10 +1676,28 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       if (!this.streams.replacePeerLimits(streamLimitsOf(p))) {
         throw new QuicTransportError(TransportErrorCode.APPLICATION_ERROR, "0-RTT rejected and the server's new flow-control limits are below the early data already sent");
       }
-      this.recovery.discardPackets(PacketNumberSpace.Application, (sent) => (this.onPacketLost(PacketNumberSpace.Application, sent), true), now);
+      this.requeueEarlyData(now);
     }
     this.earlyData = accepted ? "accepted" : "rejected";
     this.events.push({ type: "early_data", accepted });
+  }
+
+  /**
+   * Client: a HelloRetryRequest ended our 0-RTT before the handshake did
+   * (RFC 8446 section 4.2.10): no more 0-RTT packets, and the frames of
+   * those sent wait for 1-RTT. The handshake's end settles the rest as
+   * for any rejection ({@link settleEarlyData}).
+   */
+  private abandonEarlyData(now: number): void {
+    if (!this.zeroRttKeys) return;
+    this.zeroRttKeys = undefined;
+    this.tracer?.keyDiscarded("zeroRtt", "write", 0);
+    this.requeueEarlyData(now);
+  }
+
+  /** Client: 0-RTT packets count as never sent; their frames go again in 1-RTT (RFC 9001 section 4.6.2). */
+  private requeueEarlyData(now: number): void {
+    this.recovery.discardPackets(PacketNumberSpace.Application, (sent) => (this.onPacketLost(PacketNumberSpace.Application, sent), true), now);
   }
 
   private onHandshakeComplete(now: number): void {

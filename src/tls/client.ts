@@ -355,8 +355,12 @@ export class TlsClient extends TlsEngine {
     }
     if (cookie) ch.cookie = cookie;
     else delete ch.cookie;
-    // No early data after a HelloRetryRequest (RFC 8446 section 4.1.2).
+    // No early data after a HelloRetryRequest (RFC 8446 sections 4.1.2, 4.2.10).
     delete ch.earlyData;
+    if (this.offeredEarlyData) {
+      this.offeredEarlyData = false;
+      this.emit({ type: "earlyDataRejected" });
+    }
     // Keep the PSK only if it fits the suite the server chose (RFC 8446 section 4.1.2).
     if (this.ticket && this.ticketSuite!.hash !== suite.hash) this.ticket = undefined;
     this.transcript.replaceWithMessageHash(suite.hash);

@@ -39,6 +39,11 @@ export type TlsEvent =
   | { type: "secret"; level: EncryptionLevel; direction: "read" | "write"; suite: CipherSuite; secret: Uint8Array }
   /** Client: Finished sent. Server: client Finished verified (RFC 9001 section 4.1.1). */
   | { type: "handshakeComplete" }
+  /**
+   * Client: the 0-RTT write secret must not be used any more: a
+   * HelloRetryRequest ended the early data attempt (RFC 8446 section 4.2.10).
+   */
+  | { type: "earlyDataRejected" }
   /** Client: a NewSessionTicket arrived; keep `ticket` to resume. */
   | { type: "sessionTicket"; ticket: SessionTicket }
   /** An NSS key log line (SSLKEYLOGFILE format) for Wireshark and friends. */

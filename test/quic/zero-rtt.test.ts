@@ -429,3 +429,44 @@ test("qlog: 0-RTT packets are logged as 0RTT where they are sent and where they 
     assert.ok(keys.includes("client_0rtt_secret"), `${conn.role} trace lacks key_updated client_0rtt_secret: ${keys}`);
   }
 });
+
+test("after a HelloRetryRequest the client sends no more 0-RTT (RFC 8446 section 4.2.10) and its early data goes in 1-RTT", () => {
+  const p = earlyPair();
+  const session = firstSession(p);
+  // The same server (same ticket keys) now wants a secp256r1 share: the client's x25519 one draws a HelloRetryRequest.
+  const picky = new Endpoint({ config: { ...testConfigs().server, serverTls: { ...p.server.config.serverTls!, earlyData: true, groups: ["secp256r1"] } } });
+  p.link.replace(1, picky);
+  let retried = false;
+  const up: Array<{ afterRetry: boolean; types: string[] }> = [];
+  p.link.setConditions(0, { delay: 25, tamper: (d) => (up.push({ afterRetry: retried, types: packetTypesIn(d) }), d) });
+  // More early data than the first flight carries: the rest would follow in 0-RTT once the server answers.
+  const body = new Uint8Array(40_000).fill(0x61);
+  const c = p.client.connect({ serverName: "localhost", remote: p.link.address(1), now: p.link.now, sessionTicket: session.ticket, earlyData: true });
+  const recv = c.recv.bind(c);
+  c.recv = (datagram, path, now) => {
+    const initial = packetTypesIn(datagram)[0] === "initial";
+    recv(datagram, path, now);
+    if (initial) retried = true;
+  };
+  const id = c.openStream(true)!.id;
+  c.streamWrite(id, body, true);
+  assert.equal(c.earlyDataStatus, "attempted");
+  let got = 0;
+  assert.ok(
+    p.link.run(() => {
+      const s = picky.connectionCount > 0 ? lastAccepted(picky) : undefined;
+      for (let r = s?.streamRead(id); r; r = s!.streamRead(id)) got += r.data.length;
+      return got === body.length && c.isEstablished;
+    }, 5000),
+    `the server read ${got} of ${body.length} bytes`,
+  );
+  assert.ok(retried, "no HelloRetryRequest reached the client");
+  assert.ok(up.some((u) => !u.afterRetry && u.types.includes("0rtt")), "the client never tried 0-RTT");
+  const late = up.filter((u) => u.afterRetry && u.types.includes("0rtt")).length;
+  assert.equal(late, 0, `${late} datagrams with 0-RTT packets after the HelloRetryRequest`);
+  const s = lastAccepted(picky)!;
+  assert.ok(s.tls.resumed, "the PSK survives the HelloRetryRequest");
+  assert.equal(s.receivedInEarlyData(id), false);
+  assert.equal(c.earlyDataStatus, "rejected");
+  assert.deepEqual(drain(c).find((e) => e.type === "early_data"), { type: "early_data", accepted: false });
+});
