@@ -1358,9 +1358,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       case "path_challenge":
         // Answered on the path it came from (RFC 9000 section 8.2.2); a burst of challenges gets a bounded number of answers.
         this.paths.onChallenge(f.data, this.rxPath, this.rxDatagramLength, now, this.role === "server" && this.handshakeConfirmed);
+        // The peer may have followed a copy of our packets elsewhere: a non-probing packet here brings it back (RFC 9000 section 9.3.3).
+        if (this.paths.current.matches(this.rxPath)) this.pingPending[PacketNumberSpace.Application] = true;
         return;
       case "path_response":
-        this.paths.onResponse(f.data, now);
+        this.paths.onResponse(f.data, this.rxPath, now);
         // A validated path lifts its amplification limit, and the PTO with it (RFC 9002 section 6.2.2.1).
         if (this.amplificationBudget() >= MIN_PACKET_ROOM) this.recovery.setAmplificationLimited(false, now);
         return;

@@ -7,7 +7,7 @@ import { Endpoint, type EndpointOptions } from "../../src/quic/endpoint.js";
 import { encodeFrames, type Frame } from "../../src/quic/frames/index.js";
 import { LongPacketType, PacketProtection, QUIC_V1, parsePacketHeader, patchLongHeaderLength, writeLongHeader, writeShortHeader } from "../../src/quic/packet/index.js";
 import { PacketNumberSpace } from "../../src/quic/recovery/constants.js";
-import type { OutgoingDatagram, PathInfo, SansIo } from "../../src/quic/types.js";
+import type { OutgoingDatagram, PathInfo, SansIo, SocketAddress } from "../../src/quic/types.js";
 import { SimulatedLink, type LinkConditions } from "../../src/testing/link.js";
 import { fromHex } from "../../src/util/bytes.js";
 
@@ -328,4 +328,35 @@ export function transfer(
   }
   const error = p.conn.closeInfo?.error?.message ?? server.closeInfo?.error?.message;
   return { completed: done.size === o.streams, intact, elapsed: p.link.now - start, error };
+}
+
+/** What {@link attackerCopiesNextDatagram} did, and a switch to let the client be heard again. */
+export interface CopyAttack {
+  /** Size of the copied datagram; 0 until the client sent one. */
+  bytes: number;
+  /** True while the client's own datagrams after the copied one are lost. */
+  silent: boolean;
+}
+
+/**
+ * An off-path attacker (RFC 9000 section 9.3.3) at `spoofed`, an address
+ * the server cannot reach, forwards a copy of the client's next datagram
+ * that arrives `lead` ms after it leaves (the genuine one takes the link's
+ * 10 ms, so the copy comes first). With `thenSilent`, the client's later
+ * datagrams are lost until `silent` is cleared.
+ */
+export function attackerCopiesNextDatagram(p: Pair, spoofed: SocketAddress, lead: number, thenSilent: boolean): CopyAttack {
+  const attack: CopyAttack = { bytes: 0, silent: false };
+  p.link.unreachable(0, spoofed);
+  p.link.setConditions(0, {
+    delay: 10,
+    tamper: (d) => {
+      if (attack.bytes > 0) return attack.silent ? null : d;
+      attack.bytes = d.length;
+      p.link.inject(0, new Uint8Array(d), lead, spoofed);
+      attack.silent = thenSilent;
+      return d;
+    },
+  });
+  return attack;
 }

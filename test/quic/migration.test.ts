@@ -6,7 +6,7 @@ import type { Connection, ConnectionEvent } from "../../src/quic/connection.js";
 import { MAX_PENDING_PATH_RESPONSES } from "../../src/quic/path/index.js";
 import { formatAddress, type SocketAddress } from "../../src/quic/types.js";
 import type { TsquicError } from "../../src/util/errors.js";
-import { Spy, drain, establish, forgeClientPacket, makePair, transfer, type Pair } from "./harness.js";
+import { Spy, attackerCopiesNextDatagram, drain, establish, forgeClientPacket, makePair, transfer, type Pair } from "./harness.js";
 
 const KB = 1024;
 
@@ -37,6 +37,16 @@ function watchServerSends(p: Pair): Map<string, { datagrams: number; bytes: numb
     }),
   );
   return sent;
+}
+
+/** Checks that `server` gave up the path to `spoofed` for the one to `real`, and returns the path_validation_failed event saying so. */
+function assertLeftSpoofedPath(server: Connection, spoofed: SocketAddress, real: SocketAddress): Extract<ConnectionEvent, { type: "path_validation_failed" }> {
+  const failed = eventOf(drain(server), "path_validation_failed");
+  assert.ok(failed, "no path_validation_failed event for the spoofed path");
+  assert.deepEqual(failed.path.remote, spoofed);
+  assert.deepEqual(failed.active.remote, real);
+  assert.deepEqual(server.remote, real);
+  return failed;
 }
 
 function eventOf<T extends ConnectionEvent["type"]>(events: ConnectionEvent[], type: T): Extract<ConnectionEvent, { type: T }> | undefined {
@@ -118,40 +128,21 @@ test("a spoofed copy of a client packet moves the server to an address that cann
   const server = establish(p);
   const real = p.link.address(0);
   const spoofed = { address: "10.66.6.6", port: 6666 };
-  p.link.unreachable(0, spoofed);
   const sent = watchServerSends(p);
-  let spoofedBytes = 0;
-  let silent = false;
   // The attacker's copy arrives first (RFC 9000 section 9.3.3); then the client falls silent so only the timer can end the validation.
-  p.link.setConditions(0, {
-    delay: 10,
-    tamper: (d) => {
-      if (spoofedBytes === 0) {
-        spoofedBytes = d.length;
-        p.link.inject(0, new Uint8Array(d), 1, spoofed);
-        silent = true;
-        return d;
-      }
-      return silent ? null : d;
-    },
-  });
+  const attack = attackerCopiesNextDatagram(p, spoofed, 1, true);
   p.conn.ping();
   p.link.run(() => server.remote.address === spoofed.address, 1_000);
   assert.deepEqual(server.remote, spoofed, "the server did not follow the packet with the highest number");
   assert.equal(server.isAddressValidated, false);
   p.link.run(() => server.remote.address === real.address, 10_000);
-  const events = drain(server);
-  const failed = eventOf(events, "path_validation_failed");
-  assert.ok(failed, "no path_validation_failed event");
-  assert.deepEqual(failed.path.remote, spoofed);
-  assert.deepEqual(failed.active.remote, real);
-  assert.deepEqual(server.remote, real);
+  assertLeftSpoofedPath(server, spoofed, real);
   // Anti-amplification on the unvalidated path (RFC 9000 sections 8.1, 9.3).
   const toSpoofed = sent.get(formatAddress(spoofed));
   assert.ok(toSpoofed && toSpoofed.datagrams >= 1, "the server never challenged the new address");
-  assert.ok(toSpoofed.bytes <= 3 * spoofedBytes, `sent ${toSpoofed.bytes} B to an address that sent ${spoofedBytes} B`);
+  assert.ok(toSpoofed.bytes <= 3 * attack.bytes, `sent ${toSpoofed.bytes} B to an address that sent ${attack.bytes} B`);
   // The client is heard again and the connection carries data on the old path.
-  silent = false;
+  attack.silent = false;
   p.link.setConditions(0, { delay: 10 });
   const r = transfer(p, server, { streams: 1, bytesPerStream: 64 * KB, echo: true });
   assert.ok(r.completed && r.intact, r.error ?? "no data after the fallback");
@@ -268,4 +259,51 @@ test("a client discards 1-RTT packets from a server address it did not choose (R
   assert.equal(p.conn.packetsProcessed, processed);
   assert.equal(p.conn.stats().packetsDropped, dropped + 1);
   assert.deepEqual(p.conn.remote, p.link.address(1));
+});
+
+test("an attacker's copy of a client packet, arriving first from a spoofed address, is undone within a round trip: the server challenges the old path and resumes there when it answers (RFC 9000 section 9.3.3)", () => {
+  const p = makePair();
+  const server = establish(p);
+  p.link.run(() => false, 300);
+  drain(server);
+  const real = p.link.address(0);
+  const spoofed = { address: "10.66.6.6", port: 6666 };
+  const sent = watchServerSends(p);
+  // The genuine copy of the client's next packet comes second and is dropped as a duplicate.
+  const attack = attackerCopiesNextDatagram(p, spoofed, 2, false);
+  const ptosBefore = p.conn.stats().ptoCount;
+  const start = p.link.now;
+  p.conn.ping();
+  p.link.run(() => server.remote.address === spoofed.address, 100);
+  assert.deepEqual(server.remote, spoofed, "the copy did not look like a migration");
+  // The client sends nothing more of its own accord: only the server's challenge on the old path can bring it back now.
+  p.link.run(() => server.remote.address === real.address, 5_000);
+  assert.deepEqual(server.remote, real, "the server never came back to the client's real address");
+  assert.ok(p.link.now - start <= 60, `back after ${p.link.now - start} ms; a round trip is 20 ms`);
+  assert.equal(p.conn.stats().ptoCount, ptosBefore, "the client's probe timeout, not the server's challenge, brought the server back");
+  assert.equal(assertLeftSpoofedPath(server, spoofed, real).aborted, true, "the spoofed path was abandoned, not timed out");
+  assert.equal(server.isAddressValidated, true);
+  const toSpoofed = sent.get(formatAddress(spoofed));
+  assert.ok(!toSpoofed || toSpoofed.bytes <= 3 * attack.bytes, "more than 3x sent to the spoofed address");
+  // The connection carries data on the real path afterwards.
+  p.link.setConditions(0, { delay: 10 });
+  const r = transfer(p, server, { streams: 1, bytesPerStream: 64 * KB, echo: true });
+  assert.ok(r.completed && r.intact, r.error ?? "no data after the spurious migration");
+  assert.deepEqual(server.remote, real);
+});
+
+test("a NAT rebinding whose old mapping still delivers: the server's challenge on the old path is answered from the new address, so it stays with the client there", () => {
+  for (const seed of [1, 2, 4]) {
+    const p = makePair({ seed, aToB: { delay: 10, jitter: 3 }, bToA: { delay: 10, jitter: 3 } });
+    const server = establish(p);
+    const before = p.link.address(0);
+    const after = { address: before.address, port: before.port + 1 };
+    p.link.schedule(p.link.now + 60, () => p.link.rebind(0, after));
+    const serverEvents: ConnectionEvent[] = [];
+    const r = transfer(p, server, { streams: 2, bytesPerStream: 128 * KB, echo: true, serverEvents });
+    assert.ok(r.completed && r.intact, r.error ?? "echo incomplete");
+    assert.deepEqual(server.remote, after);
+    const paths = serverEvents.filter((e) => e.type === "peer_address_changed" || e.type === "path_validated" || e.type === "path_validation_failed").map((e) => e.type);
+    assert.deepEqual(paths, ["peer_address_changed", "path_validated"], `seed ${seed}: the server went back and forth`);
+  }
 });

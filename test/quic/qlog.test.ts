@@ -4,7 +4,7 @@ import type { Connection } from "../../src/quic/connection.js";
 import { parsePacketHeader } from "../../src/quic/packet/index.js";
 import { formatAddress } from "../../src/quic/types.js";
 import { toHex } from "../../src/util/bytes.js";
-import { drain, establish, makePair, packetTypesIn, transfer } from "./harness.js";
+import { attackerCopiesNextDatagram, drain, establish, makePair, packetTypesIn, transfer } from "./harness.js";
 import { countedSent, memoryTraces, named, type ParsedQlog } from "./qlog-schema.js";
 
 test("qlog of a lossy transfer: JSON-SEQ records in time order, the required events, and packet counts equal to the statistics", () => {
@@ -180,18 +180,8 @@ test("qlog: a server led to a spoofed address logs the move as started, then aba
   const p = makePair({ config: { tracer: traces.factory } });
   const server = establish(p);
   const spoofed = { address: "10.66.6.6", port: 6666 };
-  p.link.unreachable(0, spoofed);
-  let silent = false;
   // The attacker's copy of a client packet arrives first; the client then falls silent, so the new path fails.
-  p.link.setConditions(0, {
-    delay: 10,
-    tamper: (d) => {
-      if (silent) return null;
-      silent = true;
-      p.link.inject(0, new Uint8Array(d), 1, spoofed);
-      return d;
-    },
-  });
+  attackerCopiesNextDatagram(p, spoofed, 1, true);
   p.conn.ping();
   p.link.run(() => server.remote.address === spoofed.address, 1_000);
   p.link.run(() => server.remote.address !== spoofed.address, 10_000);

@@ -176,11 +176,13 @@ export class PathManager {
   /**
    * PATH_RESPONSE arrived: when it echoes one of our challenges, that
    * path is validated, whichever path the answer took (RFC 9000 section
-   * 8.2.3). A probed path becomes the current one. Unmatched responses are ignored.
+   * 8.2.3). A probed path becomes the current one. Unmatched responses
+   * are ignored. `info` is the path the answer came on.
    */
-  onResponse(data: Uint8Array, now: number): void {
+  onResponse(data: Uint8Array, info: PathInfo, now: number): void {
     const p = this.challenged(data);
     if (!p) return;
+    if (p === this.previous && p.spuriousMoveCheck) return this.onSpuriousMoveCheckAnswered(p, info, now);
     p.endValidation();
     p.validated = true;
     p.addressValidated = true;
@@ -200,6 +202,32 @@ export class PathManager {
       this.previous = undefined;
       this.host.emit({ type: "path_validated", path: p.addresses(), previous: old.addresses(), preferredAddress: false });
     }
+  }
+
+  /**
+   * The path we left answered before the one we moved to (which clears
+   * `previous` when it answers). When the answer came on that old path,
+   * the peer is still there: the move was spurious, a copy of its packet
+   * forwarded from elsewhere (RFC 9000 section 9.3.3). Back to the old
+   * path; the new one is abandoned. An answer from elsewhere (a NAT that
+   * rebound the peer and still forwards to its old mapping) leaves the move as it is.
+   */
+  private onSpuriousMoveCheckAnswered(old: NetworkPath, info: PathInfo, now: number): void {
+    this.endSpuriousMoveCheck(old);
+    if (!old.matches(info)) return;
+    const moved = this.current;
+    moved.endValidation();
+    this.current = old;
+    this.previous = undefined;
+    if (addressChanged(moved, old)) this.host.onPathChange(now);
+    this.host.emit({ type: "path_validation_failed", path: moved.addresses(), active: old.addresses(), preferredAddress: false, aborted: true });
+  }
+
+  /** Ends the challenge of a path we left (see {@link NetworkPath.spuriousMoveCheck}); it stays validated. */
+  private endSpuriousMoveCheck(p: NetworkPath): void {
+    p.spuriousMoveCheck = false;
+    p.dcid = undefined;
+    p.endValidation();
   }
 
   /** The path with an outstanding challenge equal to `data`. */
@@ -260,6 +288,16 @@ export class PathManager {
     }
     if (addressChanged(old, next)) this.host.onPathChange(now);
     if (!next.validated && !next.validating) this.startValidation(next, now);
+    // Back on a path we were checking: the peer's own packets came from there.
+    if (next.spuriousMoveCheck) this.endSpuriousMoveCheck(next);
+    // An off-path attacker's copy of the peer's packet looks just like this move: challenge the path we left too, and go
+    // back if it answers first (RFC 9000 section 9.3.3). A new CID means the peer moved on purpose; a copy cannot change it.
+    else if (this.previous === old && !next.validated && !changedCid && !probe) {
+      old.spuriousMoveCheck = true;
+      // The CID it used all along: no new one shows on that path (RFC 9000 section 9.5).
+      old.dcid = this.host.peerCids.current;
+      this.startValidation(old, now);
+    }
     this.host.emit({ type: "peer_address_changed", path: next.addresses(), previous: old.addresses() });
   }
 
@@ -387,8 +425,9 @@ export class PathManager {
 
   /** The next time {@link onTimeout} has work: a challenge to resend or a validation deadline. */
   timeout(): number {
-    const t = deadlineOf(this.current);
-    return this.probe ? Math.min(t, deadlineOf(this.probe)) : t;
+    let t = deadlineOf(this.current);
+    if (this.probe) t = Math.min(t, deadlineOf(this.probe));
+    return this.previous ? Math.min(t, deadlineOf(this.previous)) : t;
   }
 
   /**
@@ -398,6 +437,9 @@ export class PathManager {
    * connection cannot go on (it ends silently, section 8.2.4).
    */
   onTimeout(now: number): boolean {
+    // The path we left did not answer: the move stands, and it stays the fallback (RFC 9000 section 9.3.2).
+    const left = this.previous;
+    if (left?.spuriousMoveCheck && now >= left.validationDeadline) this.endSpuriousMoveCheck(left);
     const probe = this.probe;
     if (probe && now >= probe.validationDeadline) {
       this.probe = undefined;
@@ -410,6 +452,7 @@ export class PathManager {
       cur.endValidation();
       const back = this.previous;
       if (!back) return false;
+      if (back.spuriousMoveCheck) this.endSpuriousMoveCheck(back);
       this.previous = undefined;
       this.current = back;
       if (addressChanged(cur, back)) this.host.onPathChange(now);
@@ -437,7 +480,7 @@ export class PathManager {
       this.responses.shift();
       return { local: r.local, remote: r.remote, dcid: this.dcidFor(p), response: r.data, challenge, budget };
     }
-    const p = challengeDue(this.current, now) ?? challengeDue(this.probe, now);
+    const p = challengeDue(this.current, now) ?? challengeDue(this.probe, now) ?? challengeDue(this.previous, now);
     if (!p) return undefined;
     return { local: p.local, remote: p.remote, dcid: this.dcidFor(p), response: undefined, challenge: this.newChallenge(p, now), budget: p.budget };
   }

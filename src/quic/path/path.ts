@@ -45,6 +45,12 @@ export class NetworkPath implements PathAddresses {
   preferred = false;
   /** A probe we start moves the connection once validated; a server's probe of a path the peer probes waits for the peer's packets. */
   moveWhenValidated = true;
+  /**
+   * The path we left for one the peer seemed to move to, challenged in
+   * case the move was an attacker's copy of its packets: an answer before
+   * the new path's brings the connection back (RFC 9000 section 9.3.3).
+   */
+  spuriousMoveCheck = false;
   /** Challenges sent and not yet answered, newest last; any answer validates (RFC 9000 section 8.2.3). */
   readonly challenges: Uint8Array[] = [];
   /** When the first challenge left, for an RTT sample of the new path. */
