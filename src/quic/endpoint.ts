@@ -161,7 +161,7 @@ export class Endpoint implements SansIo {
    * settings. Connections already open keep theirs.
    */
   listen(config: ConnectionConfig | ResolvedConfig): void {
-    const resolved = "maxUndecryptablePackets" in config ? (config as ResolvedConfig) : resolveConfig(config as ConnectionConfig);
+    const resolved = resolveConfig(config);
     if (!resolved.serverTls) throw new TypeError("listen needs a configuration with serverTls");
     // Routing reads connection IDs of the configured length: it cannot change under live connections.
     if (resolved.connectionIdLength !== this.config.connectionIdLength) throw new TypeError("listen cannot change connectionIdLength");

@@ -65,4 +65,9 @@ test("a plain config that sets maxUndecryptablePackets is resolved like any othe
   assert.equal(new Endpoint({ config: resolved }).config, resolved);
   const copy = { ...resolved, transport: { maxIdleTimeout: 1_000 } } as unknown as ConnectionConfig;
   assert.equal(new Endpoint({ config: copy }).config.transport.maxAckDelay, 25);
+  // listen() takes either kind as well.
+  const late = new Endpoint({ config: cfg.client });
+  late.listen(cfg.server);
+  assert.equal(late.config.maxUndecryptablePackets, 4);
+  assert.deepEqual(late.config.versions, [QUIC_V1.number]);
 });
