@@ -117,6 +117,8 @@ export interface QpackStats {
   decoderInsertCount: number;
   /** Header sections currently blocked in our decoder. */
   blockedStreams: number;
+  /** Bytes of our decoder's dynamic table (RFC 9204 section 3.2.1), at most SETTINGS_QPACK_MAX_TABLE_CAPACITY. */
+  decoderTableBytes: number;
 }
 
 /** A stream-level misuse or a stream the peer already closed: raised by the send methods. */
@@ -292,7 +294,20 @@ export class H3Connection {
 
   /** Dynamic table usage of both QPACK contexts. */
   qpackStats(): QpackStats {
-    return { encoderInsertCount: this.encoder.table.insertCount, decoderInsertCount: this.decoder.table.insertCount, blockedStreams: this.decoder.blockedStreams };
+    return {
+      encoderInsertCount: this.encoder.table.insertCount,
+      decoderInsertCount: this.decoder.table.insertCount,
+      blockedStreams: this.decoder.blockedStreams,
+      decoderTableBytes: this.decoder.table.size,
+    };
+  }
+
+  /** Bytes the frame readers of all streams hold (unparsed or partial frames); each is bounded by the frame size limit. O(streams). */
+  bufferedFrameBytes(): number {
+    let total = 0;
+    for (const s of this.requests.values()) total += s.reader.heldBytes;
+    for (const u of this.uni.values()) total += u.reader?.heldBytes ?? 0;
+    return total;
   }
 
   // --------------------------------------------------------------- events

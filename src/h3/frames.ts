@@ -422,6 +422,11 @@ export class FrameReader {
     return this.avail;
   }
 
+  /** Memory this reader holds: bytes pushed and not consumed, plus the buffer of a frame being assembled. */
+  get heldBytes(): number {
+    return this.avail + (this.state === PAYLOAD ? this.payload.length : 0);
+  }
+
   /** Adds stream bytes. */
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;

@@ -108,8 +108,13 @@ export class PeerConnectionIds {
   /**
    * @param initial the peer's handshake CID (sequence 0)
    * @param limit our active_connection_id_limit (RFC 9000 section 18.2)
+   * @param maxPendingRetire most CIDs awaiting RETIRE_CONNECTION_ID; default twice `limit`, the least RFC 9000 section 5.1.2 asks for
    */
-  constructor(initial: Uint8Array, private readonly limit: number) {
+  constructor(
+    initial: Uint8Array,
+    private readonly limit: number,
+    private readonly maxPendingRetire = 2 * limit,
+  ) {
     this.current = { sequence: 0, cid: initial };
     this.entries.set(0, this.current);
   }
@@ -151,6 +156,7 @@ export class PeerConnectionIds {
     if (sequence < this.retirePriorTo) {
       // Already retired by an earlier Retire Prior To: retire it at once (RFC 9000 section 19.15).
       this.pendingRetire.push(sequence);
+      this.checkPendingRetire();
       return;
     }
     this.entries.set(sequence, { sequence, cid, resetToken });
@@ -167,9 +173,25 @@ export class PeerConnectionIds {
     if (this.entries.size > this.limit) {
       throw new QuicTransportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, `peer has ${this.entries.size} active CIDs, limit ${this.limit}`, 0x18);
     }
+    this.checkPendingRetire();
     if (!this.entries.has(this.current.sequence)) {
       this.current = this.lowest()!;
       this.reserved.delete(this.current.sequence);
+    }
+  }
+
+  /**
+   * A peer can make us retire CIDs faster than we send RETIRE_CONNECTION_ID
+   * (for instance while it withholds acknowledgements); past the cap that is
+   * CONNECTION_ID_LIMIT_ERROR, as RFC 9000 section 5.1.2 allows.
+   */
+  private checkPendingRetire(): void {
+    if (this.pendingRetire.length > this.maxPendingRetire) {
+      throw new QuicTransportError(
+        TransportErrorCode.CONNECTION_ID_LIMIT_ERROR,
+        `${this.pendingRetire.length} connection IDs await RETIRE_CONNECTION_ID, limit ${this.maxPendingRetire}`,
+        0x18,
+      );
     }
   }
 
@@ -179,6 +201,11 @@ export class PeerConnectionIds {
     if (!next) return false;
     this.switchTo(next);
     return true;
+  }
+
+  /** Number of CIDs held, the one in use included. */
+  get count(): number {
+    return this.entries.size;
   }
 
   /** Number of unused CIDs available for new paths. */

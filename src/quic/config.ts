@@ -132,6 +132,20 @@ export interface ConnectionConfig {
    * is confirmed and moves there; "reject" stays on the handshake address.
    */
   preferredAddressPolicy?: "accept" | "reject";
+  /**
+   * Most fragments (runs of bytes separated by gaps) one stream holds
+   * awaiting reassembly; beyond it the connection closes with
+   * PROTOCOL_VIOLATION (RFC 9000 section 21.7). Default one per KiB of
+   * `maxStreamWindow`, at least 1024.
+   */
+  maxStreamReassemblyFragments?: number;
+  /**
+   * Most peer connection IDs awaiting our RETIRE_CONNECTION_ID; beyond it
+   * the connection closes with CONNECTION_ID_LIMIT_ERROR (RFC 9000 section
+   * 5.1.2, which asks for at least twice active_connection_id_limit).
+   * Default twice `transport.activeConnectionIdLimit`.
+   */
+  maxPendingRetireConnectionIds?: number;
 }
 
 /** A configuration with every default applied. */
@@ -157,6 +171,8 @@ export interface ResolvedConfig {
   sessionTickets: boolean;
   preferredAddress: PreferredAddressConfig | undefined;
   preferredAddressPolicy: "accept" | "reject";
+  maxStreamReassemblyFragments: number | undefined;
+  maxPendingRetireConnectionIds: number;
 }
 
 /**
@@ -190,6 +206,10 @@ export function resolveConfig(c: ConnectionConfig | ResolvedConfig): ResolvedCon
   if (c.preferredAddressPolicy !== undefined && c.preferredAddressPolicy !== "accept" && c.preferredAddressPolicy !== "reject") {
     throw new TypeError('config.preferredAddressPolicy must be "accept" or "reject"');
   }
+  if (c.maxStreamReassemblyFragments !== undefined && !(c.maxStreamReassemblyFragments >= 1)) throw new TypeError("config.maxStreamReassemblyFragments must be at least 1");
+  if (c.maxPendingRetireConnectionIds !== undefined && !(c.maxPendingRetireConnectionIds >= 2 * transport.activeConnectionIdLimit)) {
+    throw new TypeError("config.maxPendingRetireConnectionIds must be at least twice transport.activeConnectionIdLimit (RFC 9000 section 5.1.2)");
+  }
   const versions = c.versions ?? [QUIC_V1.number];
   if (versions.length === 0) throw new TypeError("config.versions must list at least one QUIC version");
   for (const v of versions) {
@@ -218,6 +238,8 @@ export function resolveConfig(c: ConnectionConfig | ResolvedConfig): ResolvedCon
     sessionTickets: c.sessionTickets ?? true,
     preferredAddress: c.preferredAddress,
     preferredAddressPolicy: c.preferredAddressPolicy ?? "accept",
+    maxStreamReassemblyFragments: c.maxStreamReassemblyFragments,
+    maxPendingRetireConnectionIds: c.maxPendingRetireConnectionIds ?? 2 * transport.activeConnectionIdLimit,
   };
   resolvedConfigs.add(resolved);
   return resolved;

@@ -67,6 +67,7 @@ import { SentPacket } from "./recovery/sent-packet.js";
 import { StreamManager, type Stream, type StreamEvent } from "./stream/manager.js";
 import type { StreamControlFrame } from "./stream/frames.js";
 import type { ReadResult } from "./stream/recv-stream.js";
+import type { ResourceUsage } from "./resource-usage.js";
 import {
   checkConnectionIdParameters,
   decodeTransportParameters,
@@ -501,7 +502,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       () => randomConnectionId(config.connectionIdLength),
       (cid) => resetTokenForKey(this.statelessResetKey, cid),
     );
-    this.peerCids = new PeerConnectionIds(dcid, t.activeConnectionIdLimit);
+    this.peerCids = new PeerConnectionIds(dcid, t.activeConnectionIdLimit, config.maxPendingRetireConnectionIds);
     this.paths = new PathManager(
       {
         peerCids: this.peerCids,
@@ -527,6 +528,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       maxStreamWindow: config.maxStreamWindow,
       maxConnectionWindow: config.maxConnectionWindow,
       streamHighWaterMark: config.streamHighWaterMark,
+      maxRecvFragments: config.maxStreamReassemblyFragments,
       maxSendBuffer: config.maxSendBuffer,
     });
     const p = defaultTransportParameters();
@@ -786,6 +788,34 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       keyUpdates: this.keyUpdates,
       blockedFramesSent: { ...this.blockedSent },
       blockedFramesReceived: { ...this.blockedReceived },
+    };
+  }
+
+  /** What the peer currently makes this connection hold, each quantity under a limit. O(streams). */
+  resourceUsage(): ResourceUsage {
+    let cryptoBufferedBytes = 0;
+    let cryptoFragments = 0;
+    let ackRangesTracked = 0;
+    for (const space of SPACES) {
+      const st = this.spaces[space];
+      cryptoBufferedBytes += st.cryptoRecv.buffered;
+      cryptoFragments += st.cryptoRecv.fragments;
+      ackRangesTracked += st.ack.ranges.size;
+    }
+    const retire = this.peerCids.pendingRetire.length;
+    return {
+      streams: this.streams.streamCount,
+      recvBufferedBytes: this.streams.recvBufferedBytes,
+      sendBufferedBytes: this.streams.sendBufferedBytes,
+      maxStreamFragments: this.streams.maxRecvFragmentCount(),
+      cryptoBufferedBytes,
+      cryptoFragments,
+      ackRangesTracked,
+      peerConnectionIds: this.peerCids.count,
+      localConnectionIds: this.localCids.count,
+      queuedControlFrames: this.streams.queuedControlFrames + retire + this.localCids.pendingAnnounce.length,
+      queuedRetireConnectionIds: retire,
+      undecryptablePackets: this.undecryptable.length,
     };
   }
 

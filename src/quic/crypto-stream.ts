@@ -9,6 +9,14 @@ import { QuicTransportError, TransportErrorCode } from "./errors.js";
 export const CRYPTO_REORDER_LIMIT = 256 * 1024;
 
 /**
+ * Most out-of-order CRYPTO fragments held per encryption level. A peer
+ * sending many tiny frames with gaps would otherwise fill the reorder
+ * window with per-fragment overhead (RFC 9000 sections 7.5 and 21.7); real
+ * flights arrive in a few packet-sized pieces.
+ */
+export const CRYPTO_MAX_FRAGMENTS = 256;
+
+/**
  * Reassembles the CRYPTO stream of one encryption level (RFC 9000 section
  * 19.6): frames may arrive out of order, overlap and repeat; the TLS engine
  * receives the bytes strictly in order, once.
@@ -39,9 +47,12 @@ export class CryptoReceiver {
       return out;
     }
     if (this.received.covers(offset, end)) return [];
-    this.received.add(offset, end);
     // A longer frame at an offset already held replaces the shorter copy.
     const held = this.pending.get(offset);
+    if (!held && this.pending.size >= CRYPTO_MAX_FRAGMENTS) {
+      throw new QuicTransportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, `more than ${CRYPTO_MAX_FRAGMENTS} CRYPTO fragments awaiting reassembly`, 0x06);
+    }
+    this.received.add(offset, end);
     if (held) this.pendingBytes -= held.length;
     this.pending.set(offset, new Uint8Array(data));
     this.pendingBytes += data.length;
@@ -70,6 +81,11 @@ export class CryptoReceiver {
   /** Bytes held out of order. */
   get buffered(): number {
     return this.pendingBytes;
+  }
+
+  /** Fragments held out of order. */
+  get fragments(): number {
+    return this.pending.size;
   }
 }
 

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { H3ErrorCode } from "../../src/h3/errors.js";
 import {
   encodeCancelPushFrame,
-  encodeFrame,
   encodeFrameHeader,
   encodeGoawayFrame,
   encodeHeadersFrame,
@@ -16,9 +15,7 @@ import {
   encodePushPromiseFrame,
   encodeReservedFrame,
   encodeSettingsFrame,
-  encodeStreamHeader,
   StreamType,
-  type H3Settings,
 } from "../../src/h3/frames.js";
 import { QpackEncoder } from "../../src/h3/qpack/encoder.js";
 import type { H3Event } from "../../src/h3/connection.js";
@@ -26,6 +23,7 @@ import type { Header } from "../../src/h3/qpack/primitives.js";
 import type { Connection, ConnectionEvent } from "../../src/quic/connection.js";
 import { h3Pair } from "./h3-pair.js";
 import { cat } from "./helpers.js";
+import { closeCodeSeenBy, dataFrame, headersFrame, openControl, openUni, rawRequest } from "./raw-peer.js";
 
 const te = new TextEncoder();
 
@@ -36,50 +34,10 @@ const GET: Header[] = [
   [":path", "/"],
 ];
 
-/** A HEADERS frame encoded with the static table and literals only. */
-function headersFrame(headers: Header[]): Uint8Array {
-  return encodeHeadersFrame(new QpackEncoder().encodeFieldSection(0, headers));
-}
-
-function dataFrame(bytes: Uint8Array | string): Uint8Array {
-  return encodeFrame({ type: "data", data: typeof bytes === "string" ? te.encode(bytes) : bytes });
-}
-
-/** Opens a control stream with SETTINGS on a raw transport connection. */
-function openControl(conn: Connection, settings: H3Settings = {}, extra: Uint8Array = new Uint8Array(0)): number {
-  const s = conn.openStream(false)!;
-  conn.streamWrite(s.id, cat(encodeStreamHeader(StreamType.CONTROL), encodeSettingsFrame(settings), extra));
-  return s.id;
-}
-
-/** Opens a unidirectional stream of `type` on a raw connection and writes `bytes`. */
-function openUni(conn: Connection, type: number, bytes: Uint8Array = new Uint8Array(0), fin = false): number {
-  const s = conn.openStream(false)!;
-  conn.streamWrite(s.id, cat(encodeStreamHeader(type, type === StreamType.PUSH ? 0 : undefined), bytes), fin);
-  return s.id;
-}
-
-/** Writes a raw request (bytes) on a new bidirectional stream. */
-function rawRequest(conn: Connection, bytes: Uint8Array, fin = true): number {
-  const s = conn.openStream(true)!;
-  conn.streamWrite(s.id, bytes, fin);
-  return s.id;
-}
-
 /** A server H3Connection facing a raw client: returns the pair once the server's SETTINGS reached the raw side. */
 function serverVsRaw(onEvent?: (e: H3Event) => void) {
   const p = h3Pair({ rawClient: true, onEvent: (side, e) => side === "server" && onEvent?.(e) });
   return p;
-}
-
-/** Runs until the raw side sees the connection close; returns the application error code it carried. */
-function closeCodeSeenBy(p: ReturnType<typeof h3Pair>): number | undefined {
-  p.run(() => p.rawEvents.some((e) => e.type === "connection_closed"));
-  const e = p.rawEvents.find((x): x is Extract<ConnectionEvent, { type: "connection_closed" }> => x.type === "connection_closed");
-  assert.ok(e, "the connection was closed");
-  assert.equal(e.info.application, true, "closed with an application (HTTP/3) code");
-  assert.equal(e.info.remote, true);
-  return e.info.errorCode;
 }
 
 /** Runs until the raw side sees a RESET_STREAM on `streamId`; returns its code. */

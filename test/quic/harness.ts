@@ -108,36 +108,52 @@ export function drain(c: Connection, into: ConnectionEvent[] = []): ConnectionEv
   return into;
 }
 
+/** Options of {@link forgeClientPacket} and {@link forgePacket}. */
+export interface ForgeOptions {
+  level?: "handshake" | "oneRtt";
+  /** Sets the header's reserved bits before protection. */
+  reservedBits?: boolean;
+  /** Packet number; default far above anything the sender sent. Give distinct ones when forging several. */
+  pn?: number;
+  /** Without `pn`: how far above the sender's largest packet number (default 1000). */
+  pnAhead?: number;
+}
+
 /**
  * A datagram from the pair's client to its server carrying exactly
  * `frames` (encoded, or raw bytes), protected with the client's keys for
  * `level` taken from its key log: how a test injects a frame the real
- * client would never send. Its packet number is `pnAhead` (default 1000)
- * above anything the client sent. `reservedBits` sets the header's
- * reserved bits before protection.
+ * client would never send. Its packet number is far above anything the
+ * client sent unless `o.pn` or `o.pnAhead` says otherwise.
  */
-export function forgeClientPacket(
-  p: Pair,
-  frames: Frame[] | Uint8Array,
-  o: { level?: "handshake" | "oneRtt"; reservedBits?: boolean; pnAhead?: number } = {},
-): Uint8Array {
+export function forgeClientPacket(p: Pair, frames: Frame[] | Uint8Array, o: ForgeOptions = {}): Uint8Array {
+  return forgePacket(p.conn, p.clientKeylog, "CLIENT", frames, o);
+}
+
+/**
+ * A datagram from `sender` to its peer carrying exactly `frames`,
+ * protected with the keys `sender`'s key log (`keylog`, lines of
+ * SSLKEYLOGFILE) recorded for `level`. `side` names the key log labels of
+ * the sender's role.
+ */
+export function forgePacket(sender: Connection, keylog: string[], side: "CLIENT" | "SERVER", frames: Frame[] | Uint8Array, o: ForgeOptions = {}): Uint8Array {
   const level = o.level ?? "oneRtt";
-  const label = level === "oneRtt" ? "CLIENT_TRAFFIC_SECRET_0 " : "CLIENT_HANDSHAKE_TRAFFIC_SECRET ";
-  const line = p.clientKeylog.find((l) => l.startsWith(label));
-  if (!line) throw new Error(`client has no ${level} secret yet`);
+  const label = level === "oneRtt" ? `${side}_TRAFFIC_SECRET_0 ` : `${side}_HANDSHAKE_TRAFFIC_SECRET `;
+  const line = keylog.find((l) => l.startsWith(label));
+  if (!line) throw new Error(`${side.toLowerCase()} has no ${level} secret yet`);
   const secret = fromHex(line.split(" ")[2]!);
-  const suite = findCipherSuite(p.conn.tls.cipherSuite!.id)!;
+  const suite = findCipherSuite(sender.tls.cipherSuite!.id)!;
   const prot = PacketProtection.fromSecret(suite, secret, QUIC_V1);
   // A 4-byte packet number leaves room for the header-protection sample even with no payload (RFC 9001 section 5.4.2).
   const payload = frames instanceof Uint8Array ? frames : encodeFrames(frames);
   const space = level === "oneRtt" ? PacketNumberSpace.Application : PacketNumberSpace.Handshake;
-  const pn = p.conn.recovery.largestSent(space) + (o.pnAhead ?? 1000);
-  const dcid = p.conn.peerCids.current.cid;
+  const pn = o.pn ?? sender.recovery.largestSent(space) + (o.pnAhead ?? 1000);
+  const dcid = sender.peerCids.current.cid;
   const buf = new Uint8Array(64 + payload.length);
   const pnOffset =
     level === "oneRtt"
       ? writeShortHeader(buf, 0, dcid, pn, 4, 0)
-      : writeLongHeader(buf, 0, QUIC_V1, LongPacketType.Handshake, dcid, p.conn.sourceConnectionIds[0]!, undefined, pn, 4, 2);
+      : writeLongHeader(buf, 0, QUIC_V1, LongPacketType.Handshake, dcid, sender.sourceConnectionIds[0]!, undefined, pn, 4, 2);
   buf.set(payload, pnOffset + 4);
   const payloadEnd = pnOffset + 4 + payload.length;
   if (level !== "oneRtt") patchLongHeaderLength(buf, pnOffset, payloadEnd, 2);

@@ -57,6 +57,8 @@ export interface StreamManagerOptions {
    * beyond it throws. Writes report backpressure from half of it. Default 32 MiB.
    */
   maxSendBuffer?: number;
+  /** Cap on the fragments awaiting reassembly per stream (see {@link RecvStream}); default derived from the window. */
+  maxRecvFragments?: number;
 }
 
 /** Defaults of {@link StreamManagerOptions}. */
@@ -197,6 +199,7 @@ export class StreamManager {
   private readonly maxStreamWindow: number;
   private readonly streamHighWaterMark: number;
   private readonly maxSendBuffer: number;
+  private readonly maxRecvFragments: number | undefined;
 
   private readonly streams = new Map<number, Stream>();
   /** Streams that can send now, in round-robin order (Set keeps insertion order). */
@@ -244,6 +247,7 @@ export class StreamManager {
     this.maxStreamWindow = options.maxStreamWindow ?? STREAM_DEFAULTS.maxStreamWindow;
     this.streamHighWaterMark = options.streamHighWaterMark ?? STREAM_DEFAULTS.streamHighWaterMark;
     this.maxSendBuffer = options.maxSendBuffer ?? STREAM_DEFAULTS.maxSendBuffer;
+    this.maxRecvFragments = options.maxRecvFragments;
     this.conn = new ConnectionFlowControl(this.local.initialMaxData, options.maxConnectionWindow ?? STREAM_DEFAULTS.maxConnectionWindow);
     this.remoteMax = [this.local.initialMaxStreamsBidi, this.local.initialMaxStreamsUni];
     this.remoteInitial = [this.local.initialMaxStreamsBidi, this.local.initialMaxStreamsUni];
@@ -269,6 +273,20 @@ export class StreamManager {
   /** Bytes received and not yet read over all streams. */
   get recvBufferedBytes(): number {
     return this.recvBuffered;
+  }
+
+  /** Most fragments any one stream holds awaiting reassembly. O(streams); for limits tests and diagnostics. */
+  maxRecvFragmentCount(): number {
+    let most = 0;
+    for (const s of this.streams.values()) if (s.recv && s.recv.chunkCount > most) most = s.recv.chunkCount;
+    return most;
+  }
+
+  /** Control frames waiting to be sent: MAX_DATA, DATA_BLOCKED, MAX_STREAMS and STREAMS_BLOCKED flags plus streams with pending frames. */
+  get queuedControlFrames(): number {
+    let n = this.controlQueue.size;
+    for (const flag of [this.maxDataPending, this.dataBlockedPending, ...this.maxStreamsPending, ...this.streamsBlockedPending]) if (flag) n++;
+    return n;
   }
 
   /** Streams of the given direction we may still open under the peer's MAX_STREAMS. */
@@ -374,7 +392,7 @@ export class StreamManager {
     const local = isLocallyInitiated(id, this.isClient);
     const bidi = isBidirectional(id);
     const send = bidi || local ? new SendStream(id, this.peerSendLimit(id), this.streamHighWaterMark) : undefined;
-    const recv = bidi || !local ? new RecvStream(id, this.localRecvWindow(id), this.maxStreamWindow) : undefined;
+    const recv = bidi || !local ? new RecvStream(id, this.localRecvWindow(id), this.maxStreamWindow, this.maxRecvFragments) : undefined;
     const s = new Stream(this, id, local, send, recv);
     this.streams.set(id, s);
     return s;

@@ -79,6 +79,8 @@ export class RecvStream {
   readonly credit: ReceiveWindow;
 
   private chunks: Chunk[] = [];
+  /** Cap on `chunks.length` after defragmenting (RFC 9000 section 21.7). */
+  private readonly chunkLimit: number;
   /** Bytes held in `chunks`. */
   private buffered = 0;
   /** Next offset the application reads. */
@@ -98,10 +100,12 @@ export class RecvStream {
    * @param id stream ID.
    * @param initialWindow the initial MAX_STREAM_DATA we advertised for this stream.
    * @param maxWindow auto-tuning ceiling for the window.
+   * @param maxFragments cap on the chunks awaiting reassembly; default one per KiB of `maxWindow`, at least {@link RECV_MIN_CHUNK_LIMIT}.
    */
-  constructor(id: number, initialWindow: number, maxWindow: number) {
+  constructor(id: number, initialWindow: number, maxWindow: number, maxFragments?: number) {
     this.id = id;
     this.credit = new ReceiveWindow(initialWindow, maxWindow);
+    this.chunkLimit = maxFragments ?? Math.max(RECV_MIN_CHUNK_LIMIT, Math.ceil(maxWindow / 1024));
   }
 
   /** Highest received offset (or the final size after a reset). */
@@ -170,10 +174,6 @@ export class RecvStream {
     return this.stopped || this.state === RecvState.ResetRecvd || this.state === RecvState.ResetRead;
   }
 
-  /** Cap on the chunk count: one per KiB of window, at least {@link RECV_MIN_CHUNK_LIMIT}. */
-  private get chunkLimit(): number {
-    return Math.max(RECV_MIN_CHUNK_LIMIT, Math.ceil(this.credit.maxWindow / 1024));
-  }
 
   /** True when {@link read} would return something (data at the read offset, or the FIN). */
   get readable(): boolean {
