@@ -146,6 +146,12 @@ export interface ConnectionConfig {
    * Default twice `transport.activeConnectionIdLimit`.
    */
   maxPendingRetireConnectionIds?: number;
+  /**
+   * Raise the loss-detection reordering thresholds when a packet declared
+   * lost is acknowledged after all (RFC 9002 sections 6.1.1 and 6.1.2
+   * allow adapting them). Default true.
+   */
+  adaptiveReordering?: boolean;
 }
 
 /** A configuration with every default applied. */
@@ -173,6 +179,7 @@ export interface ResolvedConfig {
   preferredAddressPolicy: "accept" | "reject";
   maxStreamReassemblyFragments: number | undefined;
   maxPendingRetireConnectionIds: number;
+  adaptiveReordering: boolean;
 }
 
 /**
@@ -240,6 +247,7 @@ export function resolveConfig(c: ConnectionConfig | ResolvedConfig): ResolvedCon
     preferredAddressPolicy: c.preferredAddressPolicy ?? "accept",
     maxStreamReassemblyFragments: c.maxStreamReassemblyFragments,
     maxPendingRetireConnectionIds: c.maxPendingRetireConnectionIds ?? 2 * transport.activeConnectionIdLimit,
+    adaptiveReordering: c.adaptiveReordering ?? true,
   };
   resolvedConfigs.add(resolved);
   return resolved;

@@ -496,6 +496,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       congestionControl: config.congestionControl,
       maxDatagramSize: MIN_INITIAL_SIZE,
       initialRtt: config.initialRtt,
+      adaptiveReordering: config.adaptiveReordering,
     });
     for (const s of SPACES) this.recovery.attachAckTracker(s, this.spaces[s].ack);
     this.localCids = new LocalConnectionIds(

@@ -23,8 +23,12 @@ import {
 } from "./constants.js";
 import { createCongestionController } from "./controllers.js";
 import { Pacer } from "./pacer.js";
+import { ReorderingThresholds } from "./reordering.js";
 import { RttEstimator } from "./rtt.js";
 import { SKIPPED, SentPacket, SentPacketStore } from "./sent-packet.js";
+
+/** Lost packets remembered per space to recognise spurious losses. */
+const MAX_LOST_REMEMBERED = 256;
 
 /** Frame type of ACK, for errors about ACK frames (RFC 9000 section 19.3). */
 const ACK_FRAME_TYPE = 0x02;
@@ -59,6 +63,8 @@ export interface LossDetectionOptions {
   packetThreshold?: number;
   /** Time reordering threshold as an RTT multiple (default 9/8, RFC 9002 section 6.1.2). */
   timeThreshold?: number;
+  /** Raise both thresholds when a packet declared lost is acknowledged after all (default true; see {@link ReorderingThresholds}). */
+  adaptiveReordering?: boolean;
   /** Probe packets to send when a PTO fires: 1 or 2 (default 2, RFC 9002 section 6.2.4). */
   ptoProbes?: 1 | 2;
   /** Pacer burst allowance in packets (default 10, RFC 9002 section 7.7). */
@@ -162,8 +168,12 @@ class SpaceState<F> {
   probes = 0;
   /** Keys discarded: nothing more is sent or acknowledged here (RFC 9002 section 6.4). */
   discarded = false;
-  /** Packet numbers recently declared lost, to spot spurious losses. */
-  readonly lostPns = new RangeSet();
+  /**
+   * Packets recently declared lost, to spot spurious losses: packet number
+   * to how far it trailed the largest acknowledged, negated minus one when
+   * the time threshold declared it. At most {@link MAX_LOST_REMEMBERED}.
+   */
+  readonly lostPns = new Map<number, number>();
   /** Packets sent with ECT(0) and ECT(1) (RFC 9000 section 13.4.2.1). */
   sentEct0 = 0;
   sentEct1 = 0;
@@ -211,8 +221,8 @@ export class LossDetection<F = unknown> {
   ecnFailed = false;
 
   private readonly handler: LossDetectionHandler<F>;
-  private readonly packetThreshold: number;
-  private readonly timeThreshold: number;
+  /** Packet and time thresholds, adapted to the path's reordering (RFC 9002 sections 6.1.1 and 6.1.2). */
+  readonly reordering: ReorderingThresholds;
   private readonly ptoProbes: number;
   private readonly spaces: [SpaceState<F>, SpaceState<F>, SpaceState<F>];
   /** pto_count: the PTO backoff exponent (RFC 9002 Appendix A.3). */
@@ -244,8 +254,7 @@ export class LossDetection<F = unknown> {
     this.rtt = new RttEstimator(options.initialRtt);
     this.pacer = new Pacer(mds, options.burstPackets);
     this.peerMaxAckDelay = options.peerMaxAckDelay ?? kDefaultMaxAckDelay;
-    this.packetThreshold = Math.max(kPacketThreshold, options.packetThreshold ?? kPacketThreshold);
-    this.timeThreshold = options.timeThreshold ?? kTimeThreshold;
+    this.reordering = new ReorderingThresholds(options.packetThreshold ?? kPacketThreshold, options.timeThreshold ?? kTimeThreshold, options.adaptiveReordering ?? true);
     this.ptoProbes = options.ptoProbes ?? 2;
     this.spaces = [new SpaceState<F>(), new SpaceState<F>(), new SpaceState<F>()];
   }
@@ -316,7 +325,7 @@ export class LossDetection<F = unknown> {
       st.largestAcked = largest;
       largestIncreased = true;
     }
-    if (!st.lostPns.empty) this.countSpuriousLosses(st, ranges);
+    if (st.lostPns.size > 0) this.countSpuriousLosses(st, ranges);
 
     // DetectAndRemoveAckedPackets: walk ranges from the lowest so packets come out in packet number order.
     // Slots below the store's head are already resolved, so the walk costs O(newly acked + ranges).
@@ -821,8 +830,8 @@ export class LossDetection<F = unknown> {
     st.lossTime = Infinity;
     const largestAcked = st.largestAcked;
     if (largestAcked < 0) return lost;
-    const lossDelay = this.rtt.lossDelay(this.timeThreshold);
-    const threshold = this.packetThreshold;
+    const lossDelay = this.rtt.lossDelay(this.reordering.timeThreshold);
+    const threshold = this.reordering.packetThreshold;
     const store = st.store;
     for (let pn = store.headPn; pn <= largestAcked; pn++) {
       const p = store.get(pn);
@@ -838,6 +847,7 @@ export class LossDetection<F = unknown> {
       if (byCount || deadline <= now) {
         store.remove(pn);
         lost.push(p);
+        st.lostPns.set(pn, byCount ? largestAcked - pn : -1 - (largestAcked - pn));
       } else if (deadline < st.lossTime) {
         st.lossTime = deadline;
       }
@@ -855,9 +865,15 @@ export class LossDetection<F = unknown> {
       stats.packetsLost++;
       stats.bytesLost += p.size;
       if (p.ackEliciting && p.inFlight) st.ackElicitingInFlight--;
-      st.lostPns.add(p.pn, p.pn + 1);
     }
-    if (st.lostPns.size > 32) st.lostPns.trimTo(16);
+    if (st.lostPns.size > MAX_LOST_REMEMBERED) {
+      // Maps iterate in insertion order: forget the oldest losses.
+      let excess = st.lostPns.size - MAX_LOST_REMEMBERED;
+      for (const pn of st.lostPns.keys()) {
+        if (excess-- <= 0) break;
+        st.lostPns.delete(pn);
+      }
+    }
     this.cc.onPacketsLost(lost, now);
     if (this.inPersistentCongestion(lost)) {
       this.cc.onPersistentCongestion(now);
@@ -937,25 +953,24 @@ export class LossDetection<F = unknown> {
     }
   }
 
-  /** Counts acknowledgements of packets already declared lost (RFC 9002 section 6.1) and forgets them. */
+  /**
+   * Counts acknowledgements of packets already declared lost (RFC 9002
+   * section 6.1), adapts the reordering thresholds to them and forgets them.
+   * `ranges` are the ACK frame's descending [largest, smallest] pairs.
+   */
   private countSpuriousLosses(st: SpaceState<F>, ranges: ArrayLike<number>): void {
-    const lostPns = st.lostPns;
-    for (let i = 0; i < ranges.length && !lostPns.empty; i += 2) {
-      const hi = ranges[i]! + 1;
-      const lo = ranges[i + 1]!;
-      let overlap = 0;
-      for (let j = 0; j < lostPns.size; j++) {
-        const s = lostPns.start(j) > lo ? lostPns.start(j) : lo;
-        const e = lostPns.end(j) < hi ? lostPns.end(j) : hi;
-        if (e > s) overlap += e - s;
+    const lowest = ranges[ranges.length - 1]!;
+    for (const [pn, info] of st.lostPns) {
+      // Below the frame's lowest range the peer no longer reports; a late acknowledgement there is unlikely.
+      if (pn < lowest) {
+        st.lostPns.delete(pn);
+        continue;
       }
-      if (overlap > 0) {
-        this.stats.spuriousLosses += overlap;
-        lostPns.remove(lo, hi);
-      }
+      if (!rangesCover(ranges, pn)) continue;
+      st.lostPns.delete(pn);
+      this.stats.spuriousLosses++;
+      this.reordering.onSpuriousLoss(info >= 0 ? info : -1 - info, info < 0);
     }
-    // Below the frame's lowest range the peer no longer reports; a late acknowledgement there is unlikely.
-    lostPns.removeBelow(ranges[ranges.length - 1]!);
   }
 
   /**
@@ -1000,4 +1015,16 @@ export class LossDetection<F = unknown> {
       this.cc.onCongestionEvent(largestNewly.timeSent, now);
     }
   }
+}
+
+/** Whether descending [largest, smallest] pairs include `pn` (binary search). */
+function rangesCover(ranges: ArrayLike<number>, pn: number): boolean {
+  let lo = 0;
+  let hi = ranges.length >> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[2 * mid + 1]! > pn) lo = mid + 1; // the pair lies wholly above pn
+    else hi = mid;
+  }
+  return lo < ranges.length >> 1 && ranges[2 * lo]! >= pn;
 }
