@@ -171,6 +171,8 @@ class RequestStream {
   method = "";
   /** A final response was sent (server) or received (client). */
   final = false;
+  /** The transport forgot the stream while its last bytes still waited here (see H3Connection.releaseIfDone). */
+  transportClosed = false;
 
   constructor(id: number, maxFrameSize: number) {
     this.id = id;
@@ -330,7 +332,10 @@ export class H3Connection {
       if (this.pending.size > 0) {
         const list = [...this.pending];
         this.pending.clear();
-        for (const s of list) this.guard(() => this.processRequest(s));
+        for (const s of list) {
+          this.guard(() => this.processRequest(s));
+          this.releaseIfDone(s);
+        }
         continue;
       }
       const te = this.transport.poll();
@@ -406,10 +411,15 @@ export class H3Connection {
       case "stop_sending":
         this.onPeerStopSending(e.streamId, e.errorCode);
         break;
-      case "closed":
+      case "closed": {
         this.uni.delete(e.streamId);
-        if (this.requests.delete(e.streamId)) this.maybeFinishShutdown();
+        const s = this.requests.get(e.streamId);
+        // Everything was read from the transport, but the message may not be delivered yet: a header
+        // section blocked on the encoder stream, or paused reading, still holds the last bytes and the FIN.
+        if (s && !s.dead && s.fin && s.recv !== RECV_DONE) s.transportClosed = true;
+        else if (this.requests.delete(e.streamId)) this.maybeFinishShutdown();
         break;
+      }
       case "streams_available":
         if (e.bidi && this.isClient) this.emit({ type: "streams_available" });
         break;
@@ -808,10 +818,16 @@ export class H3Connection {
     this.emit({ type: "reset", streamId: s.id, errorCode: code, remote: false, reason });
   }
 
+  /** Forgets a request the transport already closed once its message is delivered or abandoned. */
+  private releaseIfDone(s: RequestStream): void {
+    if (s.transportClosed && (s.dead || s.recv === RECV_DONE) && this.requests.delete(s.id)) this.maybeFinishShutdown();
+  }
+
   /** Abruptly ends both directions still open (RFC 9114 section 4.1.1), forgetting QPACK state for the stream. */
   private abort(s: RequestStream, code: number): void {
     s.dead = true;
     this.pending.delete(s);
+    this.releaseIfDone(s);
     const t = this.transport;
     if (t.isClosing) return;
     if (s.recv !== RECV_DONE) {
@@ -1072,6 +1088,7 @@ export class H3Connection {
     s.paused = false;
     this.pending.delete(s);
     this.decoder.cancelStream(streamId);
+    this.releaseIfDone(s);
     this.transport.streamStopSending(streamId, errorCode);
   }
 
