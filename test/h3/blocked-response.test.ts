@@ -9,9 +9,8 @@ import assert from "node:assert/strict";
 import { encodeHeadersFrame, StreamType } from "../../src/h3/frames.js";
 import { QpackEncoder } from "../../src/h3/qpack/encoder.js";
 import type { H3Event } from "../../src/h3/connection.js";
-import { h3Pair } from "./h3-pair.js";
 import { cat } from "./helpers.js";
-import { dataFrame, openControl, openUni } from "./raw-peer.js";
+import { dataFrame, openUni, requestToRawServer } from "./raw-peer.js";
 
 const GET: Array<[string, string]> = [
   [":method", "GET"],
@@ -21,12 +20,7 @@ const GET: Array<[string, string]> = [
 ];
 
 test("a complete response stream blocked on the encoder stream is delivered once the encoder stream arrives", () => {
-  const p = h3Pair({ rawServer: true });
-  const conn = p.rawServerConn;
-  openControl(conn);
-  p.run(() => p.client.canSendRequest);
-  const id = p.client.sendRequest(GET, true)!;
-  assert.ok(p.run(() => p.rawEvents.some((e) => e.type === "readable" && e.streamId === id)));
+  const { p, conn, id } = requestToRawServer(GET);
   while (conn.streamRead(id));
   const qpack = new QpackEncoder();
   qpack.applyPeerSettings({ maxTableCapacity: 4096, blockedStreams: 100 });

@@ -23,7 +23,7 @@ import type { Header } from "../../src/h3/qpack/primitives.js";
 import type { Connection, ConnectionEvent } from "../../src/quic/connection.js";
 import { h3Pair } from "./h3-pair.js";
 import { cat } from "./helpers.js";
-import { closeCodeSeenBy, dataFrame, headersFrame, openControl, openUni, rawRequest } from "./raw-peer.js";
+import { closeCodeSeenBy, dataFrame, headersFrame, openControl, openUni, rawRequest, requestToRawServer } from "./raw-peer.js";
 
 const te = new TextEncoder();
 
@@ -504,12 +504,7 @@ for (const [what, code, act] of clientConnectionErrors) {
 }
 
 test("client: PUSH_PROMISE on a response stream is H3_ID_ERROR (no MAX_PUSH_ID was sent)", () => {
-  const p = h3Pair({ rawServer: true });
-  const conn = p.rawServerConn;
-  openControl(conn);
-  p.run(() => p.client.canSendRequest);
-  const id = p.client.sendRequest(GET, true)!;
-  assert.ok(p.run(() => p.rawEvents.some((e) => e.type === "readable" && e.streamId === id)));
+  const { p, conn, id } = requestToRawServer(GET);
   conn.streamWrite(id, encodePushPromiseFrame(0, new QpackEncoder().encodeFieldSection(0, GET)));
   assert.equal(closeCodeSeenBy(p), H3ErrorCode.H3_ID_ERROR);
 });

@@ -4,7 +4,7 @@ import { encodeFrame, encodeHeadersFrame, encodeSettingsFrame, encodeStreamHeade
 import { QpackEncoder } from "../../src/h3/qpack/encoder.js";
 import type { Header } from "../../src/h3/qpack/primitives.js";
 import type { Connection, ConnectionEvent } from "../../src/quic/connection.js";
-import type { h3Pair } from "./h3-pair.js";
+import { h3Pair } from "./h3-pair.js";
 import { cat } from "./helpers.js";
 
 const te = new TextEncoder();
@@ -49,3 +49,14 @@ export function closeCodeSeenBy(p: ReturnType<typeof h3Pair>): number | undefine
   return e.info.errorCode;
 }
 
+
+/** A client H3Connection facing a raw server: the client's request `headers` (ended) has reached the raw side. */
+export function requestToRawServer(headers: Header[]): { p: ReturnType<typeof h3Pair>; conn: Connection; id: number } {
+  const p = h3Pair({ rawServer: true });
+  const conn = p.rawServerConn;
+  openControl(conn);
+  p.run(() => p.client.canSendRequest);
+  const id = p.client.sendRequest(headers, true)!;
+  assert.ok(p.run(() => p.rawEvents.some((e) => e.type === "readable" && e.streamId === id)));
+  return { p, conn, id };
+}
