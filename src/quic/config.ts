@@ -79,8 +79,15 @@ export interface ConnectionConfig {
   transport?: Partial<TransportSettings>;
   /** Congestion controller. Default "reno" (RFC 9002 section 7). */
   congestionControl?: CongestionAlgorithm;
-  /** Largest UDP payload we send. Default 1200, the size every path must carry (RFC 9000 section 14). */
+  /** Largest UDP payload we send without probing. Default 1200, the size every path must carry (RFC 9000 section 14). */
   maxSendUdpPayloadSize?: number;
+  /**
+   * Path MTU discovery (RFC 8899, RFC 9000 section 14.3) probes for UDP
+   * payloads above `maxSendUdpPayloadSize` up to this size (and the peer's
+   * max_udp_payload_size) once the handshake is confirmed. Default 1452
+   * (a 1500-byte Ethernet MTU less IPv6 and UDP headers); 0 disables it.
+   */
+  pmtudMax?: number;
   /** Ceiling of a stream's auto-tuned receive window. Default 16 MiB. */
   maxStreamWindow?: number;
   /** Ceiling of the connection's auto-tuned receive window. Default 24 MiB. */
@@ -162,6 +169,7 @@ export interface ResolvedConfig {
   transport: TransportSettings;
   congestionControl: CongestionAlgorithm;
   maxSendUdpPayloadSize: number;
+  pmtudMax: number;
   maxStreamWindow: number;
   maxConnectionWindow: number;
   streamHighWaterMark: number;
@@ -206,6 +214,8 @@ export function resolveConfig(c: ConnectionConfig | ResolvedConfig): ResolvedCon
   if (!(cidLength >= 1 && cidLength <= 20)) throw new TypeError("config.connectionIdLength must be 1..20");
   const maxSend = c.maxSendUdpPayloadSize ?? 1200;
   if (!(maxSend >= 1200 && maxSend <= 65527)) throw new TypeError("config.maxSendUdpPayloadSize must be 1200..65527");
+  const pmtudMax = c.pmtudMax ?? 1452;
+  if (!(pmtudMax === 0 || (pmtudMax >= 1200 && pmtudMax <= 65527))) throw new TypeError("config.pmtudMax must be 0 (off) or 1200..65527");
   const maxQueuedDatagrams = c.maxQueuedDatagrams ?? 64;
   if (!(Number.isInteger(maxQueuedDatagrams) && maxQueuedDatagrams >= 1)) throw new TypeError("config.maxQueuedDatagrams must be a positive integer");
   if (transport.activeConnectionIdLimit < 2) throw new TypeError("transport.activeConnectionIdLimit must be at least 2");
@@ -230,6 +240,7 @@ export function resolveConfig(c: ConnectionConfig | ResolvedConfig): ResolvedCon
     transport,
     congestionControl: c.congestionControl ?? "reno",
     maxSendUdpPayloadSize: maxSend,
+    pmtudMax,
     maxStreamWindow: c.maxStreamWindow ?? 16 * 1024 * 1024,
     maxConnectionWindow: c.maxConnectionWindow ?? 24 * 1024 * 1024,
     streamHighWaterMark: c.streamHighWaterMark ?? 1024 * 1024,

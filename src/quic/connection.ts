@@ -68,6 +68,7 @@ import { StreamManager, type Stream, type StreamEvent } from "./stream/manager.j
 import type { StreamControlFrame } from "./stream/frames.js";
 import type { ReadResult } from "./stream/recv-stream.js";
 import type { ResourceUsage } from "./resource-usage.js";
+import { PathMtuDiscovery } from "./recovery/pmtud.js";
 import {
   checkConnectionIdParameters,
   decodeTransportParameters,
@@ -232,7 +233,8 @@ type SentFrame =
   | { k: "retire_cid"; seq: number }
   | { k: "new_token" }
   | { k: "ping" }
-  | { k: "datagram" };
+  | { k: "datagram" }
+  | { k: "mtu_probe"; size: number };
 
 // Frames without fields are recorded by one shared object each, not an allocation per packet.
 const PING_RECORD: SentFrame = { k: "ping" };
@@ -1452,10 +1454,14 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         case "datagram":
           this.datagrams.stats.acked++;
           break;
+        case "mtu_probe":
+          this.recovery.setMaxDatagramSize(this.pmtud!.onProbeAcked(f.size, this.rxNow));
+          break;
         default:
           break;
       }
     }
+    if (!packet.mtuProbe) this.pmtud?.onPacketAcked(packet.size);
   }
 
   /** {@link LossDetectionHandler}: a packet was declared lost; its frames are queued again (RFC 9000 section 13.3). */
@@ -1492,9 +1498,16 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
           // Not sent again (RFC 9221 section 5.2): only counted.
           this.datagrams.stats.lost++;
           break;
+        case "mtu_probe":
+          this.pmtud!.onProbeLost(f.size, Math.max(this.rxNow, packet.timeSent));
+          break;
         default:
           break;
       }
+    }
+    // Large packets lost in a row: the path stopped carrying them (RFC 8899 section 4.3).
+    if (space === PacketNumberSpace.Application && !packet.mtuProbe && this.pmtud?.onPacketLost(packet.size, Math.max(this.rxNow, packet.timeSent))) {
+      this.recovery.setMaxDatagramSize(this.pmtud.mtu);
     }
   }
 
@@ -1784,6 +1797,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (this.role === "client" && p.preferredAddress) this.peerCids.addPreferred(p.preferredAddress.connectionId, p.preferredAddress.statelessResetToken);
     const size = Math.min(this.config.maxSendUdpPayloadSize, p.maxUdpPayloadSize);
     if (size > MIN_INITIAL_SIZE) this.recovery.setMaxDatagramSize(size);
+    // Larger sizes are discovered with probes once the handshake is confirmed (RFC 9000 section 14.3).
+    if (this.config.pmtudMax > size) this.pmtud = new PathMtuDiscovery(size);
     void now;
   }
 
@@ -1791,6 +1806,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (this.handshakeConfirmed) return;
     this.handshakeConfirmed = true;
     this.recovery.onHandshakeConfirmed(now);
+    this.pmtud?.start(Math.min(this.config.pmtudMax, this.peerParams?.maxUdpPayloadSize ?? MIN_INITIAL_SIZE), now);
     // Handshake keys are discarded once the handshake is confirmed (RFC 9001 section 4.9.2).
     this.discardSpace(PacketNumberSpace.Handshake, now);
     this.discardSpace(PacketNumberSpace.Initial, now);
@@ -2038,7 +2054,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (this.amplificationBudget() >= MIN_PACKET_ROOM) this.recovery.setAmplificationLimited(false, now);
     try {
       const action = this.recovery.onLossDetectionTimeout(now);
-      if (action === TimeoutAction.Probe) this.prepareProbes();
+      if (action === TimeoutAction.Probe) {
+        // Probes of the current size going unanswered may mean it no longer passes (RFC 8899 section 4.3).
+        if (this.pmtud?.onProbeTimeout(now)) this.recovery.setMaxDatagramSize(this.pmtud.mtu);
+        this.prepareProbes();
+      }
     } catch (e) {
       this.onError(e, now);
     }
@@ -2120,6 +2140,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       return null;
     }
     if (this.state === "closing") return this.buildClose(now, limit);
+    const probe = this.buildMtuProbe(now);
+    if (probe) return probe;
 
     const buf = reserveDatagram(Math.max(limit, MIN_INITIAL_SIZE));
     const built = this.builtPackets;
@@ -2159,6 +2181,37 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (!this.addressValidated) this.bytesSentUnvalidated += offset;
     this.paths.onSent(offset);
     return { data: commitDatagram(buf, offset), to: this.remote, from: this.local, sendAt: now };
+  }
+
+  /** Path MTU discovery above the configured send size (RFC 8899); undefined when nothing is left to discover. */
+  private pmtud: PathMtuDiscovery | undefined;
+
+  /** Path MTU discovery state and counters, when it runs. */
+  get pathMtu(): PathMtuDiscovery | undefined {
+    return this.pmtud;
+  }
+
+  /**
+   * A PMTU probe when one is due: a 1-RTT datagram of exactly the probe
+   * size holding PING and PADDING (RFC 9000 section 14.4). It counts in
+   * flight and waits for the congestion window and the pacer like data.
+   */
+  private buildMtuProbe(now: number): OutgoingDatagram | null {
+    const pm = this.pmtud;
+    if (!pm || !this.handshakeConfirmed) return null;
+    const size = pm.probeSize(now);
+    if (size === 0 || this.recovery.congestionAllowance < size || this.recovery.pacingDeadline(now) > now) return null;
+    const buf = reserveDatagram(size);
+    const p = this.beginPacket(PacketNumberSpace.Application, buf, 0, size);
+    buf[p.payloadStart] = 0x01; // PING (RFC 9000 section 19.2); PADDING (0x00) fills the rest (section 19.1)
+    buf.fill(0, p.payloadStart + 1, p.end);
+    p.payloadEnd = p.end;
+    p.ackEliciting = true;
+    p.frames.push({ k: "mtu_probe", size });
+    this.spaces[PacketNumberSpace.Application].nextPn++;
+    this.finishPacket(buf, p, now);
+    pm.onProbeSent(size);
+    return { data: commitDatagram(buf, size), to: this.remote, sendAt: now };
   }
 
   /** Packets of the datagram being assembled (reused). */
@@ -2459,6 +2512,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     // Only ack-eliciting packets count in flight; padding rides on packets that are ack-eliciting or ACK-only.
     const sent = new SentPacket<SentFrame[]>(p.pn, now, end - p.headerStart, p.ackEliciting, p.ackEliciting, p.frames);
     sent.ackLargest = p.ackLargest;
+    sent.mtuProbe = p.frames.length === 1 && p.frames[0]!.k === "mtu_probe";
     this.recovery.onPacketSent(p.space, sent);
     if (p.ackEliciting) {
       // Restart the idle timer on the first ack-eliciting packet after a receipt (RFC 9000 section 10.1).

@@ -9,6 +9,8 @@ export interface LinkConditions {
   jitter?: number;
   /** Probability that a datagram is dropped. */
   loss?: number;
+  /** Largest datagram (UDP payload) the path carries; larger ones are dropped, as a path MTU does. */
+  mtu?: number;
   /** Probability that a datagram is delivered twice. */
   duplicate?: number;
   /** Probability that one random bit of a datagram is flipped. */
@@ -196,7 +198,7 @@ export class SimulatedLink {
       }
       data = t;
     }
-    if (c.drop?.(s.sent, data) || this.rng.chance(c.loss ?? 0)) {
+    if ((c.mtu !== undefined && data.length > c.mtu) || c.drop?.(s.sent, data) || this.rng.chance(c.loss ?? 0)) {
       s.dropped++;
       return;
     }
