@@ -77,6 +77,13 @@ export interface QuicTransportOptions {
   /** Handshake timeout in ms. Default 10 s. */
   handshakeTimeout?: number;
   /**
+   * QUIC versions in preference order (numbers, e.g. 0x00000001 for v1 and
+   * 0x6b3343cf for v2). A client starts with the first and offers the rest
+   * for compatible version negotiation (RFC 9368); a server converts a first
+   * flight to the first of its versions the client offers. Default [v1].
+   */
+  versions?: number[];
+  /**
    * Writes a qlog file (JSON-SEQ, `.sqlog`, readable by qvis) per
    * connection into this directory: a path or `{ dir }`.
    */
@@ -585,6 +592,7 @@ export function transportConfig(o: QuicTransportOptions): Partial<ConnectionConf
     ...(o.maxUdpPayloadSize ? { maxSendUdpPayloadSize: o.maxUdpPayloadSize } : {}),
     ...(o.highWaterMark ? { streamHighWaterMark: o.highWaterMark } : {}),
     ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
+    ...(o.versions ? { versions: o.versions } : {}),
     ...(o.qlog !== undefined ? { tracer: qlogDirectory(o.qlog) } : {}),
     ...(o.maxQueuedDatagrams !== undefined ? { maxQueuedDatagrams: o.maxQueuedDatagrams } : {}),
   };

@@ -69,6 +69,7 @@ import type { StreamControlFrame } from "./stream/frames.js";
 import type { ReadResult } from "./stream/recv-stream.js";
 import type { ResourceUsage } from "./resource-usage.js";
 import { PathMtuDiscovery } from "./recovery/pmtud.js";
+import { clientValidate, localVersionInformation, serverNegotiate, areCompatible } from "./version-negotiation.js";
 import {
   checkConnectionIdParameters,
   decodeTransportParameters,
@@ -294,6 +295,14 @@ export interface ClientConnectionOptions {
   earlyData?: boolean;
   /** A NEW_TOKEN token from an earlier connection to the same server, for our Initial packets (RFC 9000 section 8.1.3). */
   token?: Uint8Array;
+  /**
+   * The version this client tried first, when this connection follows an
+   * incompatible Version Negotiation packet: the server's version_information
+   * is then checked for a downgrade (RFC 9368 section 4).
+   */
+  afterVersionNegotiation?: number;
+  /** Version of the first flight; default the first of `config.versions`. */
+  version?: number;
 }
 
 /** Options to create a server connection from a client's first Initial. */
@@ -385,7 +394,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   private readonly createdAt: number;
   private handshakeDuration: number | undefined;
   /** Client: the DCID of the first Initial (for Retry and transport parameter checks). */
-  private readonly originalDcid: Uint8Array;
+  private originalDcid: Uint8Array;
   private retrySourceCid: Uint8Array | undefined;
   private retryToken: Uint8Array | undefined;
   private receivedFirstServerPacket = false;
@@ -549,7 +558,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     p.activeConnectionIdLimit = t.activeConnectionIdLimit;
     if (t.maxDatagramFrameSize > 0) p.maxDatagramFrameSize = t.maxDatagramFrameSize;
     p.initialSourceConnectionId = scid;
+    p.versionInformation = localVersionInformation(version.number, config.versions);
     this.localParams = p;
+    this.originalVersion = version.number;
     this.handshakeDeadline = now + config.handshakeTimeout;
     this.installInitialKeys(dcid);
     // The TLS engine is created by the role-specific factory below.
@@ -560,7 +571,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   static connect(o: ClientConnectionOptions): Connection {
     const config = resolveConfig(o.config);
     // A reserved version (RFC 9000 section 15) only draws a Version Negotiation; its packets are shaped like v1's.
-    const first = config.versions[0]!;
+    const first = o.version ?? config.versions[0]!;
     const version = getQuicVersion(first) ?? (isReservedVersion(first) ? { ...QUIC_V1, number: first, name: "reserved" } : QUIC_V1);
     const scid = o.scid ?? randomConnectionId(config.connectionIdLength);
     // The first DCID is random and at least 8 bytes (RFC 9000 section 7.2).
@@ -578,16 +589,20 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       }
     }
     c.initialToken = o.token;
-    const tls = new TlsClient({
-      ...config.clientTls,
-      serverName: o.serverName ?? config.clientTls.serverName,
-      alpnProtocols: config.alpn,
-      quicTransportParameters: encodeTransportParameters(c.localParams, "client"),
-      ...(o.sessionTicket ? { sessionTicket: ticket ?? o.sessionTicket } : {}),
-      earlyData: c.rememberedParams !== undefined,
-      // Key log lines cost hex strings per secret: only when someone listens.
-      keyLog: config.keylog !== undefined,
-    });
+    if (o.afterVersionNegotiation !== undefined) c.afterVersionNegotiation = o.afterVersionNegotiation;
+    // Built again, without 0-RTT, for a new attempt after Version Negotiation.
+    c.newTlsClient = (earlyData = c.rememberedParams !== undefined) =>
+      new TlsClient({
+        ...config.clientTls,
+        serverName: o.serverName ?? config.clientTls.serverName,
+        alpnProtocols: config.alpn,
+        quicTransportParameters: encodeTransportParameters(c.localParams, "client"),
+        ...(o.sessionTicket ? { sessionTicket: ticket ?? o.sessionTicket } : {}),
+        earlyData,
+        // Key log lines cost hex strings per secret: only when someone listens.
+        keyLog: config.keylog !== undefined,
+      });
+    const tls = c.newTlsClient();
     (c as { tls: TlsEngine }).tls = tls;
     c.guard(() => {
       tls.start(o.now);
@@ -625,6 +640,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       alpnProtocols: config.alpn,
       quicTransportParameters: encodeTransportParameters(c.localParams, "server"),
       ...(config.serverTls.earlyData ? { acceptEarlyData: earlyDataPolicy(config.serverTls, c.localParams) } : {}),
+      onClientTransportParameters: (raw) => c.negotiateVersion(raw),
       keyLog: config.keylog !== undefined,
     });
     (c as { tls: TlsEngine }).tls = tls;
@@ -1128,6 +1144,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         return false;
     }
     if (header.longHeader && header.version !== this.version.number) {
+      if (this.processOtherVersion(buf, header, path, now)) return true;
       this.packetsDropped++;
       return false;
     }
@@ -1568,15 +1585,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       return false;
     }
     if (!equalBytes(vn.dcid, this.localCids.get(0)!.cid) || !equalBytes(vn.scid, this.originalDcid)) return false;
-    // A VN listing our version is ignored (RFC 9000 section 6.2).
-    if (vn.versions.includes(this.version.number)) return false;
+    // A VN listing our version is ignored (RFC 9000 section 6.2), and so is a second one (RFC 9368 section 2.1).
+    if (vn.versions.includes(this.version.number) || this.afterVersionNegotiation !== undefined) return false;
     this.tracer?.versionNegotiationOrRetryReceived(header, header.packetEnd - header.headerStart, vn.versions, now);
     const common = this.config.versions.find((v) => vn.versions.includes(v) && getQuicVersion(v));
+    if (common !== undefined) {
+      this.retryWithVersion(common, now);
+      return true;
+    }
     const error = new QuicConnectionError(
       "ERR_QUIC_VERSION_NEGOTIATION",
-      common === undefined
-        ? `server supports none of our QUIC versions (it offered ${vn.versions.map((v) => "0x" + v.toString(16)).join(", ")})`
-        : `server requires QUIC version 0x${common.toString(16)}; reconnect with it`,
+      `server supports none of our QUIC versions (it offered ${vn.versions.map((v) => "0x" + v.toString(16)).join(", ")})`,
       TransportErrorCode.VERSION_NEGOTIATION_ERROR,
       false,
       true,
@@ -1636,7 +1655,111 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     }
   }
 
+  /**
+   * Server: picks the version from the client's version_information as the
+   * ClientHello arrives, before any other key is derived (RFC 9368 section
+   * 2.3). Returns our transport parameters when the version changed.
+   */
+  private negotiateVersion(raw: Uint8Array): Uint8Array | undefined {
+    const chosen = serverNegotiate(this.version.number, decodeTransportParameters(raw, "client").versionInformation, this.config.versions);
+    if (chosen === this.version.number) return undefined;
+    this.switchVersion(chosen);
+    this.localParams.versionInformation = localVersionInformation(chosen, this.config.versions);
+    return encodeTransportParameters(this.localParams, "server");
+  }
+
+  /**
+   * Continues in compatible version `v` (RFC 9368 section 2.3): Initial keys
+   * come from the same connection ID with `v`'s salt and labels (RFC 9369
+   * section 3.3); later keys follow `v` as they are derived. The server keeps
+   * the original Initial read key until the client switches too.
+   */
+  private switchVersion(v: number): void {
+    const st = this.spaces[PacketNumberSpace.Initial];
+    if (this.role === "server") this.originalInitialRead = st.keys.read;
+    this.version = getQuicVersion(v)!;
+    this.installInitialKeys(this.initialKeysDcid);
+  }
+
+  /**
+   * A long-header packet of a version other than ours. A client takes the
+   * server's switch to a compatible version we offered, if the packet
+   * authenticates; a server reads the client's Initial packets of the
+   * original version until the client switches (RFC 9368 section 2.3).
+   * Anything else is dropped.
+   */
+  private processOtherVersion(buf: Uint8Array, header: PacketHeader, path: PathInfo, now: number): boolean {
+    const st = this.spaces[PacketNumberSpace.Initial];
+    const current = this.version;
+    if (this.role === "server") {
+      if (header.version !== this.originalVersion || header.type !== PacketType.Initial || !this.originalInitialRead) return false;
+      const read = st.keys.read;
+      this.version = getQuicVersion(this.originalVersion)!;
+      st.keys.read = this.originalInitialRead;
+      try {
+        return this.processPacket(buf, header, path, now);
+      } finally {
+        this.version = current;
+        st.keys.read = read;
+      }
+    }
+    if (this.receivedFirstServerPacket || header.type !== PacketType.Initial) return false;
+    if (!this.config.versions.includes(header.version) || !areCompatible(current.number, header.version)) return false;
+    const keys = { ...st.keys };
+    this.switchVersion(header.version);
+    if (this.processPacket(buf, header, path, now)) return true;
+    // Not authentic: stay with our version (RFC 9368 section 2.3 only follows the real server).
+    this.version = current;
+    st.keys.read = keys.read;
+    st.keys.write = keys.write;
+    return false;
+  }
+
+  /**
+   * Incompatible version negotiation (RFC 9368 section 2.1): starts a new
+   * attempt in `v`, the first of our versions the server listed, with a new
+   * destination connection ID (the server may hold state for the old one),
+   * a new ClientHello and new Initial keys. The
+   * version tried first is remembered so the server's version_information
+   * can expose a forged Version Negotiation (RFC 9368 section 4).
+   */
+  private retryWithVersion(v: number, now: number): void {
+    this.afterVersionNegotiation = this.version.number;
+    this.version = getQuicVersion(v)!;
+    this.originalVersion = v;
+    this.localParams.versionInformation = localVersionInformation(v, this.config.versions);
+    // Packets of the first attempt are forgotten, not retransmitted: their CRYPTO data belongs to the old ClientHello.
+    this.recovery.resetForRetry(now);
+    const t = this.config.transport;
+    const initial = new SpaceState(PacketNumberSpace.Initial, 0, t.ackDelayExponent);
+    initial.nextPn = this.spaces[PacketNumberSpace.Initial].nextPn;
+    this.spaces[PacketNumberSpace.Initial] = initial;
+    this.recovery.attachAckTracker(PacketNumberSpace.Initial, initial.ack);
+    const dcid = randomConnectionId(this.originalDcid.length);
+    this.originalDcid = dcid;
+    this.peerCids.replaceInitial(dcid);
+    this.installInitialKeys(dcid);
+    this.undecryptable = [];
+    this.rememberedParams = undefined; // no 0-RTT on the new attempt
+    const tls = this.newTlsClient!(false);
+    (this as { tls: TlsEngine }).tls = tls;
+    tls.start(now);
+    this.drainTls(now);
+  }
+
+  /** Version of our first flight (client) or of the client's (server). */
+  private originalVersion: number;
+  /** Client: builds the TLS client again for a new attempt after Version Negotiation. */
+  private newTlsClient: ((earlyData?: boolean) => TlsClient) | undefined;
+  /** Client: the version tried before an incompatible Version Negotiation, if any. */
+  private afterVersionNegotiation: number | undefined;
+  /** Server after a compatible switch: the Initial read key of the original version. */
+  private originalInitialRead: PacketProtection | undefined;
+  /** The connection ID the Initial keys derive from. */
+  private initialKeysDcid: Uint8Array = EMPTY_CID;
+
   private installInitialKeys(dcid: Uint8Array): void {
+    this.initialKeysDcid = dcid;
     const secrets = deriveInitialSecrets(this.version, dcid);
     const st = this.spaces[PacketNumberSpace.Initial];
     const [mine, theirs] = this.role === "client" ? [secrets.client, secrets.server] : [secrets.server, secrets.client];
@@ -1779,6 +1902,17 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   }
 
   private applyPeerParams(p: TransportParameters, now: number): void {
+    if (this.role === "client") {
+      clientValidate(
+        {
+          original: this.originalVersion,
+          negotiated: this.version.number,
+          preferences: this.config.versions,
+          ...(this.afterVersionNegotiation !== undefined ? { afterVersionNegotiation: this.afterVersionNegotiation } : {}),
+        },
+        p.versionInformation,
+      );
+    }
     const err = checkConnectionIdParameters(p, {
       role: this.role,
       peerInitialSourceConnectionId: this.role === "client" ? (this.serverInitialScid ?? this.peerCids.current.cid) : this.peerCids.current.cid,

@@ -111,6 +111,14 @@ export interface EarlyDataRequest {
 /** Server configuration. */
 export interface TlsServerConfig extends TlsCommonConfig {
   /**
+   * Called with the client's quic_transport_parameters before any key is
+   * derived; may return the transport parameters to send instead of
+   * `quicTransportParameters` (QUIC compatible version negotiation decides
+   * the version, and so our version_information, from the client's,
+   * RFC 9368 section 2.3). Errors it throws end the handshake.
+   */
+  onClientTransportParameters?: (params: Uint8Array) => Uint8Array | undefined;
+  /**
    * Picks a certificate by SNI; undefined falls back to `cert` / `key`.
    * Return the same object for the same certificate: parsed keys are cached
    * per returned object. It may answer with a promise: the handshake then
@@ -182,6 +190,8 @@ interface AcceptedTicket {
 export class TlsServer extends TlsEngine {
   private state: ServerState = "WAIT_CLIENT_HELLO";
   private readonly config: TlsServerConfig;
+  /** The quic_transport_parameters we send: the configured ones, or those onClientTransportParameters returned. */
+  private ownTransportParameters: Uint8Array | undefined;
   private readonly suites: CipherSuite[];
   private readonly groups: GroupName[];
   private readonly schemes: SignatureSchemeName[];
@@ -210,6 +220,7 @@ export class TlsServer extends TlsEngine {
   constructor(config: TlsServerConfig) {
     super(false, config);
     this.config = config;
+    this.ownTransportParameters = config.quicTransportParameters;
     this.suites = resolveSuites(config.cipherSuites);
     this.groups = resolveGroups(config.groups);
     this.schemes = resolveSignatureSchemes(config.signatureAlgorithms);
@@ -291,6 +302,9 @@ export class TlsServer extends TlsEngine {
     this.alpnProtocol = alpnProtocol;
     this.serverName = ch.serverName;
     this.peerTransportParameters = ch.quicTransportParameters;
+    if (ch.quicTransportParameters && this.config.onClientTransportParameters) {
+      this.ownTransportParameters = this.config.onClientTransportParameters(ch.quicTransportParameters) ?? this.ownTransportParameters;
+    }
     this.resumed = !!psk;
     this.earlyDataAccepted = earlyData;
 
@@ -316,7 +330,7 @@ export class TlsServer extends TlsEngine {
 
     const ee: EncryptedExtensions = {};
     if (alpnProtocol !== undefined) ee.alpnProtocols = [alpnProtocol];
-    if (this.config.quicTransportParameters) ee.quicTransportParameters = this.config.quicTransportParameters;
+    if (this.ownTransportParameters) ee.quicTransportParameters = this.ownTransportParameters;
     if (earlyData) ee.earlyData = true;
     // RFC 6066 section 3: acknowledge the name we used to pick the certificate.
     if (ch.serverName !== undefined && !psk) ee.serverNameAck = true;

@@ -2,18 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { listen, quic } from "../../src/index.js";
-import { NGTCP2_CLIENT, NGTCP2_SERVER, freeUdpPort, requirePeer, startPeer, tempCertificates, waitFor } from "./peers.js";
+import { NGTCP2_CLIENT, requirePeer, startNgtcp2Server, startPeer, tempCertificates, waitFor } from "./peers.js";
 
 // H3_NO_ERROR (RFC 9114 section 8.1): the code an h3 peer expects in a clean close.
 const H3_NO_ERROR = 0x100;
 
 test("tsquic client completes a handshake with ngtcp2's server and closes cleanly", async () => {
-  const server = requirePeer(NGTCP2_SERVER);
-  const certs = await tempCertificates();
-  const port = await freeUdpPort();
-  const peer = startPeer(server, ["127.0.0.1", String(port), certs.key, certs.cert], certs.dir);
+  const { peer, port, certs } = await startNgtcp2Server();
   try {
-    await waitFor(() => peer.output().includes("Using document root"), 5000, "gtlsserver to start");
     const socket = await quic(`127.0.0.1:${port}`, { alpn: "h3", tls: { ca: readFileSync(certs.ca), serverName: "localhost" } });
     assert.equal(socket.alpnProtocol, "h3");
     socket.close(H3_NO_ERROR);

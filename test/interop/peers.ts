@@ -66,3 +66,18 @@ export async function waitFor(predicate: () => boolean, ms: number, what: string
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** gtlsserver (HTTP/3) on a free loopback port with fresh certificates, once it is listening. Stop `peer` when done. */
+export async function startNgtcp2Server(args: string[] = []): Promise<{ peer: PeerProcess; port: number; certs: Awaited<ReturnType<typeof tempCertificates>> }> {
+  const server = requirePeer(NGTCP2_SERVER);
+  const certs = await tempCertificates();
+  const port = await freeUdpPort();
+  const peer = startPeer(server, [...args, "127.0.0.1", String(port), certs.key, certs.cert], certs.dir);
+  try {
+    await waitFor(() => peer.output().includes("Using document root"), 5000, "gtlsserver to start");
+  } catch (e) {
+    await peer.stop();
+    throw e;
+  }
+  return { peer, port, certs };
+}

@@ -2,7 +2,7 @@ import { createHash, randomBytes, type KeyObject } from "node:crypto";
 import { createCertificate, createDevelopmentCertificates } from "../../src/pki/generate.js";
 import { findCipherSuite } from "../../src/crypto/suites.js";
 import type { ConnectionConfig } from "../../src/quic/config.js";
-import type { Connection, ConnectionEvent } from "../../src/quic/connection.js";
+import type { ClientConnectionOptions, Connection, ConnectionEvent } from "../../src/quic/connection.js";
 import { Endpoint, type EndpointOptions } from "../../src/quic/endpoint.js";
 import { encodeFrames, type Frame } from "../../src/quic/frames/index.js";
 import { LongPacketType, PacketProtection, QUIC_V1, parsePacketHeader, patchLongHeaderLength, writeLongHeader, writeShortHeader } from "../../src/quic/packet/index.js";
@@ -62,6 +62,8 @@ export interface PairOptions {
   aToB?: LinkConditions;
   bToA?: LinkConditions;
   seed?: number;
+  /** Extra options of the client's connect (first version, ...). */
+  connect?: Pick<ClientConnectionOptions, "version" | "afterVersionNegotiation">;
 }
 
 /** Builds a pair and starts the client's connection. */
@@ -75,7 +77,7 @@ export function makePair(opts: PairOptions = {}): Pair {
     bToA: opts.bToA ?? { delay: 10 },
     seed: opts.seed ?? 7,
   });
-  const conn = client.connect({ serverName: "localhost", remote: link.address(1), now: link.now });
+  const conn = client.connect({ serverName: "localhost", remote: link.address(1), now: link.now, ...(opts.connect ?? {}) });
   return {
     client,
     server,
