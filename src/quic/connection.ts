@@ -91,6 +91,9 @@ const CLOSE_PTO_MULTIPLIER = 3;
 /** Smallest room worth starting a packet in: header, a frame and the AEAD tag. */
 const MIN_PACKET_ROOM = 64;
 
+/** Times per connection the handshake flight is re-sent early on evidence of its loss (RFC 9002 section 6.2.3). */
+const MAX_HANDSHAKE_SPEEDUPS = 4;
+
 const EMPTY_CID = new Uint8Array(0);
 
 /**
@@ -1188,6 +1191,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const read = zeroRtt ? this.zeroRttKeys : st.keys.read;
     // 1-RTT packets wait for the handshake to complete, even when the keys exist (RFC 9001 section 5.7).
     if (!read || (space === PacketNumberSpace.Application && !zeroRtt && !this.handshakeComplete)) {
+      // A client getting Handshake packets before Handshake keys lost the server's Initial (RFC 9002 section 6.2.3).
+      if (this.role === "client" && space === PacketNumberSpace.Handshake) this.speedUpHandshake();
       // Keys not yet available: keep a few packets to retry once they are (RFC 9001 section 5.7).
       if (this.undecryptable.length < this.config.maxUndecryptablePackets) {
         this.undecryptable.push({ data: buf.slice(header.headerStart, header.packetEnd), path });
@@ -1348,6 +1353,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         this.onAck(space, f, now);
         return;
       case "crypto": {
+        if (space !== PacketNumberSpace.Application && !this.handshakeComplete && st.cryptoRecv.isRepeat(f.offset, f.data.length)) this.speedUpHandshake();
         for (const chunk of st.cryptoRecv.onData(f.offset, f.data)) this.tls.receive(LEVEL_OF_SPACE[space], chunk, now);
         this.drainTls(now);
         return;
@@ -1972,6 +1978,25 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.paths.probePreferred(remote, cid, now);
   }
 
+  /** Early retransmissions left (RFC 9002 section 6.2.3 allows "a limited number of times per connection"). */
+  private handshakeSpeedups = MAX_HANDSHAKE_SPEEDUPS;
+
+  /**
+   * The peer evidently lost our handshake flight (it repeats its CRYPTO data,
+   * or sends Handshake packets we cannot read yet): send our unacknowledged
+   * Initial and Handshake CRYPTO data now rather than at the PTO, which
+   * after a few backoffs comes seconds later (RFC 9002 section 6.2.3).
+   * Amplification limits still apply.
+   */
+  private speedUpHandshake(): void {
+    if (this.handshakeSpeedups === 0) return;
+    this.handshakeSpeedups--;
+    for (const space of [PacketNumberSpace.Initial, PacketNumberSpace.Handshake]) {
+      const st = this.spaces[space];
+      if (!st.discarded && st.keys.write) st.cryptoSend.requeueUnacked();
+    }
+  }
+
   private discardSpace(space: PacketNumberSpace, now: number): void {
     const st = this.spaces[space];
     if (st.discarded) return;
@@ -2206,6 +2231,12 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   /** After a PTO: make sure each probing space has something ack-eliciting to send (RFC 9002 section 6.2.4). */
   private prepareProbes(): void {
+    // Lost CRYPTO data in a space with nothing in flight gets a probe too: otherwise a window full of Handshake
+    // packets the client cannot read yet holds back the Initial it needs to read them.
+    for (const s of [PacketNumberSpace.Initial, PacketNumberSpace.Handshake]) {
+      const st = this.spaces[s];
+      if (!st.discarded && st.keys.write && st.cryptoSend.hasData) this.recovery.requestProbe(s);
+    }
     for (const s of SPACES) {
       if (this.recovery.probesPending(s) === 0) continue;
       const st = this.spaces[s];

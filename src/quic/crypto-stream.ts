@@ -78,6 +78,11 @@ export class CryptoReceiver {
     }
   }
 
+  /** True when [offset, offset+length) was all delivered already: the peer is repeating itself. */
+  isRepeat(offset: number, length: number): boolean {
+    return offset + length <= this.delivered;
+  }
+
   /** Bytes held out of order. */
   get buffered(): number {
     return this.pendingBytes;

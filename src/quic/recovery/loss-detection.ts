@@ -630,6 +630,16 @@ export class LossDetection<F = unknown> {
     return this.lastPtoSpace;
   }
 
+  /**
+   * After a PTO fired, asks for a probe in `space` as well: the connection
+   * holds lost data there that the peer needs first (RFC 9002 section 6.2.4
+   * has probes carry what the peer most likely lacks).
+   */
+  requestProbe(space: PacketNumberSpace): void {
+    const st = this.spaces[space];
+    if (!st.discarded && st.probes < 1) st.probes = 1;
+  }
+
   /** Probe packets still owed in `space` after a PTO; each ack-eliciting packet sent there counts one. */
   probesPending(space: PacketNumberSpace): number {
     return this.spaces[space].probes;
