@@ -521,7 +521,11 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.paths = new PathManager(
       {
         peerCids: this.peerCids,
-        onPathChange: (at, sample) => this.recovery.onPathChange(at, sample),
+        onPathChange: (at, sample) => {
+          this.recovery.onPathChange(at, sample);
+          // A new path has its own MTU: back to the base size, then search again (RFC 9000 section 14.2.1, RFC 8899 section 5.2).
+          if (this.pmtud?.restart(at)) this.recovery.setMaxDatagramSize(this.pmtud.mtu);
+        },
         // The validation timer uses the larger of the PTO and the PTO of a new path with the initial RTT (RFC 9000 section 8.2.4).
         pto: () => ({ current: this.recovery.ptoPeriod(), initial: 3 * config.initialRtt + (this.peerParams?.maxAckDelay ?? 25) }),
         emit: (e) => this.onPathEvent(e),
@@ -2376,7 +2380,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.spaces[PacketNumberSpace.Application].nextPn++;
     this.finishPacket(buf, p, now);
     pm.onProbeSent(size);
-    return { data: commitDatagram(buf, size), to: this.remote, sendAt: now };
+    return { data: commitDatagram(buf, size), to: this.remote, from: this.local, sendAt: now };
   }
 
   /** Packets of the datagram being assembled (reused). */

@@ -94,6 +94,27 @@ export class PathMtuDiscovery {
     this.nextProbeAt = this.phase === "complete" ? now + PMTU_RAISE_TIMER : now;
   }
 
+  /**
+   * The connection moved to another path: its PLPMTU is unknown, so fall
+   * back to the base and search again if a search had started. Returns
+   * true when the PLPMTU changed.
+   */
+  restart(now: number): boolean {
+    const changed = this.mtu !== this.base;
+    this.mtu = this.base;
+    this.low = this.base;
+    this.high = this.ceiling;
+    this.failures = 0;
+    this.inFlight = 0;
+    this.largeLosses = 0;
+    this.ptos = 0;
+    if (this.phase !== "disabled") {
+      this.phase = this.high - this.low >= PROBE_GRANULARITY ? "search" : "complete";
+      this.nextProbeAt = now;
+    }
+    return changed;
+  }
+
   /** The size of a probe to send now, or 0 when none is due. */
   probeSize(now: number): number {
     if (this.inFlight !== 0) return 0;
