@@ -2508,6 +2508,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const app = space === PacketNumberSpace.Application;
     // Stream data goes after the handshake, or earlier in 0-RTT (client) and 0.5-RTT (server, RFC 9001 section 5.7).
     const appOpen = app && (zeroRtt || this.canSendApplicationData);
+    // Every probe of a handshake space carries the unacknowledged CRYPTO data: with two probes and a flight that fits one
+    // packet, the second would otherwise be a bare PING, and the peer needs the data (RFC 9002 section 6.2.4).
+    if (probes > 0 && !app && !st.cryptoSend.hasData) st.cryptoSend.requeueUnacked();
     // An ACK alone is sent only for ack-eliciting packets: Initial and Handshake at once, 1-RTT by the ACK deadline (RFC 9000 section 13.2.1).
     // 0-RTT packets carry no ACK (RFC 9000 section 12.4).
     const ackWanted = !zeroRtt && st.ack.ackElicitingPending && (!app || st.ack.ackDue(now));

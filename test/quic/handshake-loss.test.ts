@@ -41,3 +41,13 @@ test("at 30 % loss with a large certificate chain every handshake completes, nea
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
   assert.ok(mean < 2_500, `mean handshake time ${mean.toFixed(0)} ms`);
 });
+
+test("both datagrams of a client's PTO probe carry the ClientHello: losing the first costs no extra round", () => {
+  // The first Initial and the first of the two probe datagrams at the 1 s PTO are lost, and so is every small
+  // (ACK-only) server datagram, which would otherwise give the client an RTT sample and a quick second probe.
+  const p = makePair({ aToB: { delay: 10, drop: (i) => i === 1 || i === 2 }, bToA: { delay: 10, drop: (_i, d) => d.length < 1200 } });
+  const t0 = p.link.now;
+  assert.ok(p.link.run(() => p.conn.isEstablished, 10_000));
+  const took = p.link.now - t0;
+  assert.ok(took < 1_500, `handshake took ${took.toFixed(0)} ms of virtual time; the next PTO round comes at 3 s`);
+});
