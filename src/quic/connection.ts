@@ -1493,16 +1493,29 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   /** {@link LossDetectionHandler}: a packet was declared lost; its frames are queued again (RFC 9000 section 13.3). */
   onPacketLost(space: PacketNumberSpace, packet: SentPacket<SentFrame[]>): void {
-    const st = this.spaces[space];
     this.tracer?.packetLost(this.sentPacketType(space, packet.pn), packet.pn, packet.size);
+    this.requeueFrames(space, packet, false);
+    // Large packets lost in a row: the path stopped carrying them (RFC 8899 section 4.3).
+    if (space === PacketNumberSpace.Application && !packet.mtuProbe && this.pmtud?.onPacketLost(packet.size, Math.max(this.rxNow, packet.timeSent))) {
+      this.recovery.setMaxDatagramSize(this.pmtud.mtu);
+    }
+  }
+
+  /**
+   * Queues again what `packet` carried: after its loss, or (`probe`) for a
+   * PTO probe while it is still outstanding, when only what must be
+   * delivered is re-sent and nothing is counted as lost.
+   */
+  private requeueFrames(space: PacketNumberSpace, packet: SentPacket<SentFrame[]>, probe: boolean): void {
+    const st = this.spaces[space];
     for (const f of packet.frames) {
       switch (f.k) {
         case "stream":
-          this.retransmittedBytes += f.length;
+          if (!probe) this.retransmittedBytes += f.length;
           this.streams.onStreamFrameLost(f.id, f.offset, f.length, f.fin);
           break;
         case "crypto":
-          this.retransmittedBytes += f.length;
+          if (!probe) this.retransmittedBytes += f.length;
           st.cryptoSend.onLost(f.offset, f.length);
           break;
         case "control":
@@ -1516,25 +1529,21 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
           this.newTokenToSend = true;
           break;
         case "new_cid":
-          if (this.localCids.get(f.seq)) this.localCids.pendingAnnounce.push(f.seq);
+          if (this.localCids.get(f.seq) && !this.localCids.pendingAnnounce.includes(f.seq)) this.localCids.pendingAnnounce.push(f.seq);
           break;
         case "retire_cid":
-          this.peerCids.pendingRetire.push(f.seq);
+          if (!this.peerCids.pendingRetire.includes(f.seq)) this.peerCids.pendingRetire.push(f.seq);
           break;
         case "datagram":
           // Not sent again (RFC 9221 section 5.2): only counted.
-          this.datagrams.stats.lost++;
+          if (!probe) this.datagrams.stats.lost++;
           break;
         case "mtu_probe":
-          this.pmtud!.onProbeLost(f.size, Math.max(this.rxNow, packet.timeSent));
+          if (!probe) this.pmtud!.onProbeLost(f.size, Math.max(this.rxNow, packet.timeSent));
           break;
         default:
           break;
       }
-    }
-    // Large packets lost in a row: the path stopped carrying them (RFC 8899 section 4.3).
-    if (space === PacketNumberSpace.Application && !packet.mtuProbe && this.pmtud?.onPacketLost(packet.size, Math.max(this.rxNow, packet.timeSent))) {
-      this.recovery.setMaxDatagramSize(this.pmtud.mtu);
     }
   }
 
@@ -2249,6 +2258,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         st.cryptoSend.requeueUnacked();
         if (!st.cryptoSend.hasData) this.pingPending[s] = true;
       } else if (!this.streams.hasStreamData()) {
+        // Nothing new to send: the probe carries the oldest unacknowledged data again, what the peer most likely
+        // lacks (RFC 9002 section 6.2.4), so that one delivered probe repairs the loss instead of only eliciting an ACK.
+        const oldest = this.recovery.oldestUnacked(s);
+        if (oldest) this.requeueFrames(s, oldest, true);
         this.pingPending[s] = true;
       }
     }

@@ -1,12 +1,12 @@
 /**
- * Handshakes over a lossy path (the interop runner's handshakeloss: 30 %
+ * Handshakes and probes over a lossy path (the interop runner's handshakeloss: 30 %
  * loss each way), with a certificate chain large enough that the server's
  * flight spans a dozen datagrams and hits the anti-amplification limit.
  * Virtual time, fixed seeds: the verdict does not depend on the machine.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { largeChain, makePair } from "./harness.js";
+import { establish, largeChain, makePair } from "./harness.js";
 
 /** Virtual ms each seed's handshake took at 30 % loss both ways (Infinity when not done within a minute). */
 function handshakeTimes(seeds: number): number[] {
@@ -50,4 +50,22 @@ test("both datagrams of a client's PTO probe carry the ClientHello: losing the f
   assert.ok(p.link.run(() => p.conn.isEstablished, 10_000));
   const took = p.link.now - t0;
   assert.ok(took < 1_500, `handshake took ${took.toFixed(0)} ms of virtual time; the next PTO round comes at 3 s`);
+});
+
+test("a 1-RTT PTO probe with no new data carries the oldest unacknowledged data, not a bare PING (RFC 9002 section 6.2.4)", () => {
+  const p = makePair();
+  const server = establish(p);
+  p.link.run(() => false, 200);
+  // Everything the server sends is lost for a while: its response waits in flight.
+  let blackhole = true;
+  const sizes: number[] = [];
+  p.link.setConditions(1, { delay: 10, tamper: (d) => (blackhole ? null : (sizes.push(d.length), d)) });
+  const s = server.openStream(false)!;
+  server.streamWrite(s.id, new Uint8Array(1000), true);
+  p.link.run(() => false, 1_500);
+  assert.ok(server.stats().ptoCount > 0, "no PTO fired");
+  blackhole = false;
+  assert.ok(p.link.run(() => sizes.length > 0, 10_000));
+  // The first datagram through is a probe: it holds the 1000-byte stream data again.
+  assert.ok(sizes[0]! > 1000, `first probe after the outage is ${sizes[0]} bytes`);
 });

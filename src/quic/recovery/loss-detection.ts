@@ -630,6 +630,16 @@ export class LossDetection<F = unknown> {
     return this.lastPtoSpace;
   }
 
+  /** The oldest ack-eliciting packet of `space` still awaiting acknowledgement, if any: what a probe should carry again. */
+  oldestUnacked(space: PacketNumberSpace): SentPacket<F> | undefined {
+    const store = this.spaces[space].store;
+    for (let pn = store.headPn, end = store.endPn; pn < end; pn++) {
+      const p = store.get(pn);
+      if (p !== undefined && p !== SKIPPED && p.ackEliciting && !p.mtuProbe) return p;
+    }
+    return undefined;
+  }
+
   /**
    * After a PTO fired, asks for a probe in `space` as well: the connection
    * holds lost data there that the peer needs first (RFC 9002 section 6.2.4
