@@ -1360,6 +1360,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         if (space !== PacketNumberSpace.Application && !this.handshakeComplete && st.cryptoRecv.isRepeat(f.offset, f.data.length)) this.speedUpHandshake();
         for (const chunk of st.cryptoRecv.onData(f.offset, f.data)) this.tls.receive(LEVEL_OF_SPACE[space], chunk, now);
         this.drainTls(now);
+        // A gap in the peer's handshake flight: make our ACK ack-eliciting, so that if it is lost our own PTO repeats it
+        // rather than leaving the repair to the peer's backed-off timer (any packet may carry PING, RFC 9000 section 19.2).
+        if (space === PacketNumberSpace.Handshake && !this.handshakeComplete && st.cryptoRecv.buffered > 0) this.pingPending[space] = true;
         return;
       }
       case "stream":
@@ -2008,6 +2011,8 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       const st = this.spaces[space];
       if (!st.discarded && st.keys.write) st.cryptoSend.requeueUnacked();
     }
+    // The Initial goes out twice, as a PTO's two probes would: the peer can do nothing without it.
+    this.recovery.requestProbe(PacketNumberSpace.Initial, 2);
   }
 
   private discardSpace(space: PacketNumberSpace, now: number): void {
@@ -2563,7 +2568,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (end - o < 32) return null;
 
     // ACK first, whenever something new arrived: it is small and keeps the peer's recovery moving (RFC 9000 section 13.2).
-    if (st.ack.hasNewAcks && !zeroRtt) {
+    // Every ack-eliciting Handshake packet repeats the ACK too: a lost ACK otherwise stays lost until new packets
+    // arrive, and the rest of a large flight waits on the peer's backed-off PTO.
+    if ((st.ack.hasNewAcks && !zeroRtt) || (elicitingWanted && space === PacketNumberSpace.Handshake && st.ack.ackRangeCount > 0)) {
       const delayField = st.ack.ackDelayField(now);
       const n = ackRangesThatFit(st.ack.ranges, delayField, st.ack.ecnCounts, Math.min(end - o, 256));
       if (n > 0) {

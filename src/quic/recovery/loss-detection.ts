@@ -641,13 +641,15 @@ export class LossDetection<F = unknown> {
   }
 
   /**
-   * After a PTO fired, asks for a probe in `space` as well: the connection
-   * holds lost data there that the peer needs first (RFC 9002 section 6.2.4
-   * has probes carry what the peer most likely lacks).
+   * Asks for `count` probe packets in `space`, which the congestion window
+   * does not hold back: after a PTO, for a space holding lost data the peer
+   * needs first (RFC 9002 section 6.2.4 has probes carry what the peer most
+   * likely lacks), or for an early retransmission of the handshake flight
+   * (section 6.2.3).
    */
-  requestProbe(space: PacketNumberSpace): void {
+  requestProbe(space: PacketNumberSpace, count: 1 | 2 = 1): void {
     const st = this.spaces[space];
-    if (!st.discarded && st.probes < 1) st.probes = 1;
+    if (!st.discarded && st.probes < count) st.probes = count;
   }
 
   /** Probe packets still owed in `space` after a PTO; each ack-eliciting packet sent there counts one. */
