@@ -17,25 +17,39 @@ export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, le
   const hashLen = HASH_LENGTH[hash];
   if (length > 255 * hashLen) throw new RangeError("HKDF-Expand output too long");
   const out = new Uint8Array(length);
-  let prev = new Uint8Array(0);
+  let prev: Uint8Array = new Uint8Array(0);
   let filled = 0;
   for (let i = 1; filled < length; i++) {
     const h = createHmac(hash, prk);
     h.update(prev);
     h.update(info);
     h.update(Uint8Array.of(i));
-    prev = new Uint8Array(h.digest());
+    prev = h.digest();
     out.set(prev.subarray(0, Math.min(hashLen, length - filled)), filled);
     filled += hashLen;
   }
   return out;
 }
 
-const LABEL_PREFIX = new TextEncoder().encode("tls13 ");
+const LABEL_PREFIX = "tls13 ";
+/** Encoded HkdfLabel prefixes ("tls13 " + label) by label: the key schedule uses a handful of constant labels. */
+const labelCache = new Map<string, Uint8Array>();
+
+function encodedLabel(label: string): Uint8Array {
+  let bytes = labelCache.get(label);
+  if (!bytes) {
+    bytes = new TextEncoder().encode(LABEL_PREFIX + label);
+    // Labels are compile-time constants; the bound only guards against misuse.
+    if (labelCache.size < 256) labelCache.set(label, bytes);
+  }
+  return bytes;
+}
 
 /**
  * HKDF-Expand-Label (RFC 8446 section 7.1):
  * struct { uint16 length; opaque label<7..255> = "tls13 " + Label; opaque context<0..255>; }.
+ * Every output of TLS 1.3 and QUIC fits one hash block, which takes one HMAC
+ * over HkdfLabel || 0x01 (RFC 5869 section 2.3, T(1)).
  */
 export function hkdfExpandLabel(
   hash: HashName,
@@ -44,19 +58,23 @@ export function hkdfExpandLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const labelBytes = new TextEncoder().encode(label);
-  const info = new Uint8Array(2 + 1 + LABEL_PREFIX.length + labelBytes.length + 1 + context.length);
+  const labelBytes = encodedLabel(label);
+  const infoLength = 2 + 1 + labelBytes.length + 1 + context.length;
+  const oneBlock = length <= HASH_LENGTH[hash];
+  // One buffer holds HkdfLabel and, on the one-block path, the counter byte.
+  const info = new Uint8Array(infoLength + (oneBlock ? 1 : 0));
   let o = 0;
   info[o++] = length >>> 8;
   info[o++] = length & 0xff;
-  info[o++] = LABEL_PREFIX.length + labelBytes.length;
-  info.set(LABEL_PREFIX, o);
-  o += LABEL_PREFIX.length;
+  info[o++] = labelBytes.length;
   info.set(labelBytes, o);
   o += labelBytes.length;
   info[o++] = context.length;
   info.set(context, o);
-  return hkdfExpand(hash, secret, info, length);
+  if (!oneBlock) return hkdfExpand(hash, secret, info, length);
+  info[infoLength] = 1;
+  const t1 = createHmac(hash, secret).update(info).digest();
+  return new Uint8Array(t1.buffer, t1.byteOffset, length);
 }
 
 /** Derive-Secret(Secret, Label, Messages) given the transcript hash (RFC 8446 section 7.1). */

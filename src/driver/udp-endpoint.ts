@@ -1,5 +1,6 @@
 import dgram from "node:dgram";
-import { isIPv6 } from "node:net";
+import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
+import { isIP, isIPv6 } from "node:net";
 import type { ClientConnectionOptions, Connection } from "../quic/connection.js";
 import { TsquicError } from "../util/errors.js";
 import type { ConnectionConfig, ResolvedConfig } from "../quic/config.js";
@@ -12,6 +13,36 @@ export function clock(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * Default socket buffer size. Linux's default receive buffer (208 KiB) holds
+ * under a hundred full-sized datagrams, so a burst of one congestion window
+ * overflows it whenever the receiving process is busy for a moment, and
+ * every such drop halves the sender's window. The buffer only costs memory
+ * while datagrams wait in it.
+ */
+export const DEFAULT_SOCKET_BUFFER_SIZE = 4 * 1024 * 1024;
+
+/**
+ * The socket's address lookup. node:dgram resolves the destination of every
+ * send through dns.lookup, which answers even an IP literal on a later tick:
+ * each datagram then waits until the whole batch has been built, and the
+ * peer idles meanwhile. Literals (all this driver sends to) are answered at
+ * once, so the datagram leaves inside send(); names still go to dns.lookup.
+ */
+const literalLookup = ((hostname: string, options: unknown, callback: (err: Error | null, address: string, family: number) => void): void => {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options as LookupOneOptions, callback as (err: NodeJS.ErrnoException | null, address: string, family: number) => void);
+}) as unknown as typeof dnsLookup;
+
+function ignoreErrors(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // deliberately ignored
+  }
+}
+
 /** Options of a {@link UdpEndpoint}. */
 export interface UdpEndpointOptions extends EndpointOptions {
   /** Local address to bind. Default "0.0.0.0" (or "::" when `ipv6`). */
@@ -22,7 +53,10 @@ export interface UdpEndpointOptions extends EndpointOptions {
   ipv6?: boolean;
   /** For IPv6 sockets: refuse IPv4-mapped traffic. */
   ipv6Only?: boolean;
-  /** Receive / send buffer sizes in bytes (best effort; the kernel caps them). */
+  /**
+   * Receive / send buffer sizes in bytes (best effort; the kernel caps them
+   * at net.core.rmem_max / wmem_max). Default {@link DEFAULT_SOCKET_BUFFER_SIZE}.
+   */
   recvBufferSize?: number;
   sendBufferSize?: number;
   /**
@@ -41,7 +75,7 @@ interface BoundSocket {
 
 /** Binds a UDP socket; resolves with it and its bound address. */
 async function bindSocket(address: string, port: number, ipv6: boolean, ipv6Only: boolean): Promise<BoundSocket> {
-  const socket = dgram.createSocket({ type: ipv6 ? "udp6" : "udp4", ...(ipv6Only ? { ipv6Only: true } : {}) });
+  const socket = dgram.createSocket({ type: ipv6 ? "udp6" : "udp4", lookup: literalLookup, ...(ipv6Only ? { ipv6Only: true } : {}) });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     socket.once("error", onError);
@@ -113,12 +147,9 @@ export class UdpEndpoint {
       const ep = new UdpEndpoint(bound, { ...options, config }, activity, onSocketError);
       for (const b of extra) ep.addBound(b);
       for (const { socket } of [bound, ...extra]) {
-        try {
-          if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
-          if (options.sendBufferSize) socket.setSendBufferSize(options.sendBufferSize);
-        } catch {
-          // Buffer sizes are a hint; the kernel may refuse them.
-        }
+        // Buffer sizes are a hint; the kernel may refuse them.
+        ignoreErrors(() => socket.setRecvBufferSize(options.recvBufferSize || DEFAULT_SOCKET_BUFFER_SIZE));
+        ignoreErrors(() => socket.setSendBufferSize(options.sendBufferSize || DEFAULT_SOCKET_BUFFER_SIZE));
       }
       return ep;
     } catch (e) {
@@ -264,15 +295,18 @@ export class UdpEndpoint {
     if (this.sendDatagram && !this.sendDatagram(d)) return;
     // node:dgram copies nothing until the send completes; our buffers are not reused, so no copy is needed.
     this.sendsInFlight++;
-    this.socketFor(d.from).send(d.data, d.to.port, d.to.address, (err) => {
-      if (err && !this.closed) this.onSocketError(err);
-      if (--this.sendsInFlight === 0 && this.onSendsDrained) {
-        const f = this.onSendsDrained;
-        this.onSendsDrained = undefined;
-        f();
-      }
-    });
+    this.socketFor(d.from).send(d.data, d.to.port, d.to.address, this.onSent);
   }
+
+  /** Completion of every send: one function for all of them rather than a closure per datagram. */
+  private readonly onSent = (err: Error | null): void => {
+    if (err && !this.closed) this.onSocketError(err);
+    if (--this.sendsInFlight === 0 && this.onSendsDrained) {
+      const f = this.onSendsDrained;
+      this.onSendsDrained = undefined;
+      f();
+    }
+  };
 
   /** The socket bound to `from`; the first socket when there is one socket or no match. */
   private socketFor(from: SocketAddress | undefined): dgram.Socket {

@@ -569,7 +569,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     this.localParams = p;
     this.originalVersion = version.number;
     this.handshakeDeadline = now + config.handshakeTimeout;
-    this.installInitialKeys(dcid);
+    // Initial keys are installed by connect() and accept(): a server's come from the client's DCID, not `dcid`.
     // The TLS engine is created by the role-specific factory below.
     this.tls = undefined as unknown as TlsEngine;
   }
@@ -585,6 +585,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const dcid = o.dcid ?? randomConnectionId(Math.max(8, config.connectionIdLength));
     const key = o.statelessResetKey ?? new Uint8Array(randomBytes(32));
     const c = new Connection("client", config, o.remote, o.local, o.now, scid, dcid, version, key, undefined);
+    c.installInitialKeys(dcid);
     const ticket = o.sessionTicket instanceof Uint8Array ? decodeTicketOrUndefined(o.sessionTicket) : o.sessionTicket;
     // 0-RTT lives by the server's remembered transport parameters (RFC 9000 section 7.4.1): no 0-RTT without them.
     if ((o.earlyData ?? config.clientTls.earlyData) && ticket?.peerTransportParameters) {

@@ -4,8 +4,7 @@
  * uncompressed form (RFC 8446 section 4.2.8.2). Private keys come from the
  * injected random source so handshakes can be replayed deterministically.
  */
-import { createECDH, createPrivateKey, createPublicKey, diffieHellman, type ECDH, type KeyObject } from "node:crypto";
-import { concatBytes } from "../util/bytes.js";
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, type ECDH, type JsonWebKey, type KeyObject } from "node:crypto";
 import { AlertDescription, TlsAlertError } from "./alerts.js";
 import type { GroupName } from "./constants.js";
 
@@ -26,12 +25,6 @@ export interface KeyShare {
   computeSecret(peer: Uint8Array): Uint8Array;
 }
 
-// DER wrappers turning raw X25519 keys into PKCS#8 / SPKI (RFC 8410).
-const X25519_PKCS8_PREFIX = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
-]);
-const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
-
 /** Public key length of each group (RFC 8446 section 4.2.8.2). */
 export const KEY_SHARE_LENGTH: Record<GroupName, number> = { x25519: 32, secp256r1: 65, secp384r1: 97 };
 
@@ -45,23 +38,33 @@ function isZero(b: Uint8Array): boolean {
   return acc === 0;
 }
 
+/**
+ * Raw X25519 keys enter node:crypto as JWK (RFC 8037 section 2): importing a
+ * JWK is about ten times cheaper than the PKCS#8 / SPKI DER route, which
+ * made key generation the largest cost of a server handshake. For a private
+ * JWK node:crypto derives the public key from `d` and ignores `x`, but
+ * requires the member to be a string.
+ */
+function x25519Jwk(key: Uint8Array, isPrivate: boolean): { key: JsonWebKey; format: "jwk" } {
+  const b64 = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("base64url");
+  return { key: isPrivate ? { kty: "OKP", crv: "X25519", d: b64, x: "" } : { kty: "OKP", crv: "X25519", x: b64 }, format: "jwk" };
+}
+
 class X25519Share implements KeyShare {
   readonly group = "x25519" as const;
   readonly publicKey: Uint8Array;
   private readonly privateKey: KeyObject;
 
   constructor(random: RandomSource) {
-    const d = random(32);
-    this.privateKey = createPrivateKey({ key: Buffer.from(concatBytes(X25519_PKCS8_PREFIX, d)), format: "der", type: "pkcs8" });
-    const spki = createPublicKey(this.privateKey).export({ format: "der", type: "spki" });
-    this.publicKey = new Uint8Array(spki.subarray(spki.length - 32));
+    this.privateKey = createPrivateKey(x25519Jwk(random(32), true));
+    this.publicKey = new Uint8Array(Buffer.from(this.privateKey.export({ format: "jwk" }).x!, "base64url"));
   }
 
   computeSecret(peer: Uint8Array): Uint8Array {
     if (peer.length !== 32) throw illegal(`x25519 key share of ${peer.length} bytes`);
     let secret: Uint8Array;
     try {
-      const publicKey = createPublicKey({ key: Buffer.from(concatBytes(X25519_SPKI_PREFIX, peer)), format: "der", type: "spki" });
+      const publicKey = createPublicKey(x25519Jwk(peer, false));
       secret = new Uint8Array(diffieHellman({ privateKey: this.privateKey, publicKey }));
     } catch (e) {
       throw illegal("invalid x25519 key share", e);
