@@ -89,7 +89,8 @@ export class H3Session {
   /** Stops routing events of `streamId`. */
   removeSink(streamId: number): void {
     this.sinks.delete(streamId);
-    this.failWaiters(streamId, new H3StreamError("ERR_H3_STREAM_CLOSED", `stream ${streamId} is closed`, streamId));
+    // An error captures a stack trace: build one only for waiters to reject (almost never on the request path).
+    if (this.writeWaiters.has(streamId)) this.failWaiters(streamId, new H3StreamError("ERR_H3_STREAM_CLOSED", `stream ${streamId} is closed`, streamId));
   }
 
   /** Resolves when `streamId` can take more data (a `writable` event); rejects if the stream or connection ends first. */

@@ -464,6 +464,8 @@ export class TlsClient extends TlsEngine {
     const finished = finishedVerifyData(suite.hash, this.clientHandshakeSecret!, this.transcript.hash(suite.hash));
     this.send("handshake", encodeFinished(finished));
     this.resumptionMasterSecret = schedule.resumptionMasterSecret(this.transcript.hash(suite.hash));
+    // The resumption secret is the transcript's last use.
+    this.transcript.discard();
     this.installSecret("oneRtt", "write", app.client, suite);
     this.state = "CONNECTED";
     this.handshakeComplete = true;

@@ -2,7 +2,7 @@
  * The TLS 1.3 key schedule (RFC 8446 section 7.1) and transcript hash
  * (RFC 8446 section 4.4.1).
  */
-import { createHmac } from "node:crypto";
+import { createHash, createHmac, type Hash } from "node:crypto";
 import { deriveSecret, digest, hkdfExpandLabel, hkdfExtract, type HashName } from "../crypto/hkdf.js";
 import type { CipherSuite } from "../crypto/suites.js";
 import { concatBytes } from "../util/bytes.js";
@@ -11,22 +11,36 @@ import { frameHandshake } from "./messages.js";
 
 /**
  * The running transcript: every handshake message (header included) in
- * order. Messages are kept rather than hashed incrementally because the
- * client learns the hash function only from ServerHello and a
- * HelloRetryRequest rewrites the start of the transcript.
+ * order. Messages are kept, because the client learns the hash function
+ * only from ServerHello and a HelloRetryRequest rewrites the start of the
+ * transcript, and each hash function asked for gets a running hash fed as
+ * messages arrive, so a Transcript-Hash costs one copy of the hash state
+ * rather than hashing the whole transcript again.
  */
 export class Transcript {
   private messages: Uint8Array[] = [];
+  private readonly running = new Map<HashName, Hash>();
+  private discarded = false;
 
   /** Appends one complete handshake message. */
   add(message: Uint8Array): void {
+    if (this.discarded) throw new Error("the transcript was discarded at the end of the handshake");
     this.messages.push(message);
+    for (const h of this.running.values()) h.update(message);
   }
 
   /** Transcript-Hash of every message so far, plus `extra` (a truncated ClientHello for binders). */
   hash(hash: HashName, extra?: Uint8Array): Uint8Array {
-    const parts = extra ? [...this.messages, extra] : this.messages;
-    return digest(hash, concatBytes(...parts));
+    if (this.discarded) throw new Error("the transcript was discarded at the end of the handshake");
+    let h = this.running.get(hash);
+    if (!h) {
+      h = createHash(hash);
+      for (const m of this.messages) h.update(m);
+      this.running.set(hash, h);
+    }
+    const c = h.copy();
+    if (extra) c.update(extra);
+    return new Uint8Array(c.digest());
   }
 
   /**
@@ -37,6 +51,18 @@ export class Transcript {
   replaceWithMessageHash(hash: HashName): void {
     const h = digest(hash, concatBytes(...this.messages));
     this.messages = [frameHandshake(HandshakeType.message_hash, h)];
+    this.running.clear();
+  }
+
+  /**
+   * Frees the messages once the handshake is over: TLS 1.3 over QUIC has no
+   * later use for them (no post-handshake authentication, RFC 9001 section
+   * 4.4), and an idle connection should not hold its certificate chain.
+   */
+  discard(): void {
+    this.discarded = true;
+    this.messages = [];
+    this.running.clear();
   }
 
   /** Number of messages recorded. */

@@ -653,6 +653,8 @@ export class TlsServer extends TlsEngine {
     if (!equalBytes(verifyData, expected)) throw alert("decrypt_error", "client Finished does not verify");
     this.transcript.add(message);
     this.resumptionMasterSecret = this.schedule!.resumptionMasterSecret(this.transcript.hash(suite.hash));
+    // The resumption secret is the transcript's last use.
+    this.transcript.discard();
     this.installSecret("oneRtt", "read", this.clientAppSecret!, suite);
     this.readLevel = "oneRtt";
     this.state = "CONNECTED";

@@ -73,9 +73,13 @@ export class SentPacketStore<F = unknown> {
   /** Number of outstanding packets (skipped numbers excluded). */
   count = 0;
 
-  /** An empty store; `capacity` (rounded up to a power of two) grows on demand. */
-  constructor(capacity = 64) {
-    let cap = 16;
+  /**
+   * An empty store; `capacity` (rounded up to a power of two) grows on
+   * demand. Small by default: Initial and Handshake spaces hold a few
+   * packets, and an idle connection should not carry a large ring.
+   */
+  constructor(capacity = 8) {
+    let cap = 8;
     while (cap < capacity) cap *= 2;
     this.slots = new Array<SentPacket<F> | undefined>(cap).fill(undefined);
     this.mask = cap - 1;
