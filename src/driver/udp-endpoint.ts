@@ -245,6 +245,7 @@ export class UdpEndpoint {
 
   /** Marks a connection as changed by the application (a write, a close): it will be flushed this turn. */
   touch(c: Connection): void {
+    this.endpoint.wake(c);
     this.touched.add(c);
     this.scheduleFlush();
   }

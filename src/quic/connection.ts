@@ -753,6 +753,19 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
 
   private routingGen = 0;
 
+  /**
+   * Called when the application queued something to send (a write, a read
+   * that frees flow-control credit, a reset, a ping, a close), so the
+   * {@link Endpoint} that owns this connection schedules it without
+   * scanning every connection. Set by the endpoint. New public methods that
+   * queue output must call {@link wake}.
+   */
+  onWake: ((c: Connection) => void) | undefined;
+
+  private wake(): void {
+    this.onWake?.(this);
+  }
+
   /** Packets authenticated and processed so far (duplicates excluded). */
   get packetsProcessed(): number {
     return this.packetsReceived;
@@ -852,6 +865,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** Opens a stream; null when the peer's MAX_STREAMS does not allow one now (a streams_available event follows). */
   openStream(bidi = true): Stream | null {
     this.assertUsable();
+    this.wake();
     return this.streams.openStream(bidi);
   }
 
@@ -864,6 +878,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   streamWrite(id: number, data: Uint8Array, fin = false): boolean {
     this.assertUsable();
     const s = this.requireStream(id);
+    this.wake();
     return this.streams.write(s, data, fin);
   }
 
@@ -871,6 +886,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   streamRead(id: number, max?: number): ReadResult | null {
     const s = this.streams.getStream(id);
     if (!s) return null;
+    this.wake();
     return this.streams.read(s, max);
   }
 
@@ -878,12 +894,14 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   streamReset(id: number, errorCode: number): void {
     const s = this.streams.getStream(id);
     if (s) this.streams.resetStream(s, errorCode);
+    this.wake();
   }
 
   /** Asks the peer to stop sending with STOP_SENDING. */
   streamStopSending(id: number, errorCode: number): void {
     const s = this.streams.getStream(id);
     if (s) this.streams.stopSending(s, errorCode);
+    this.wake();
   }
 
   private requireStream(id: number): Stream {
@@ -936,6 +954,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** Sends a PING in the application space (keep-alive, RTT sample). */
   ping(): void {
     this.pingPending[PacketNumberSpace.Application] = true;
+    this.wake();
   }
 
   /**
@@ -946,6 +965,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
    */
   close(errorCode = 0, reason = "", now?: number): void {
     if (this.isClosing) return;
+    this.wake();
     this.enterClosing(
       { application: true, errorCode, frameType: 0, reason: new TextEncoder().encode(reason) },
       errorCode === 0 ? undefined : new QuicConnectionError("ERR_QUIC_APPLICATION_CLOSE", `connection closed by the application with code ${errorCode}${reason ? `: ${reason}` : ""}`, errorCode, true, false),
@@ -1002,6 +1022,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (this.prevRead || !this.writeSecret || !this.suite) return false;
     this.rotateWriteKeys();
     this.pendingLocalUpdate = true;
+    this.wake();
     return true;
   }
 

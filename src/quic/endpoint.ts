@@ -3,6 +3,7 @@ import { plainBytes } from "../util/bytes.js";
 import { AddressTokens, type RetryTokenContents } from "./address-token.js";
 import { randomConnectionId } from "./cid.js";
 import { resolveConfig, type ConnectionConfig, type ResolvedConfig } from "./config.js";
+import { DeadlineHeap } from "./scheduler.js";
 import { Connection, type ClientConnectionOptions } from "./connection.js";
 import { TLS_AES_128_GCM_SHA256 } from "../crypto/suites.js";
 import { TransportErrorCode } from "./errors.js";
@@ -134,12 +135,20 @@ export class Endpoint implements SansIo {
   /** The host each server connection counts against in {@link perHost}: its address at the handshake, wherever it moved since. */
   private readonly hostOf = new Map<Connection, string>();
   private readonly connections: Connection[] = [];
+  /**
+   * Connections that may have something to send: touched by a datagram, a
+   * timer or the application since they last had nothing. send() visits
+   * only these, and timeout() reads the deadline heap, so an event costs
+   * the same with ten connections or ten thousand.
+   */
+  private readonly active = new Set<Connection>();
+  private readonly deadlines = new DeadlineHeap<Connection>();
+  private readonly wakeConnection = (c: Connection): void => this.wake(c);
   private readonly queued: OutgoingDatagram[] = [];
   private readonly events: EndpointEvent[] = [];
   private readonly resetKey: Uint8Array;
   private readonly tokens: AddressTokens;
   private readonly options: EndpointOptions;
-  private sendCursor = 0;
   private resetWindowStart = 0;
   private resetsInWindow = 0;
 
@@ -193,8 +202,19 @@ export class Endpoint implements SansIo {
     return c;
   }
 
+  /**
+   * Schedules `c` for the next {@link send}: call after the application
+   * queued data or frames on it. Connections call it themselves from their
+   * public methods; drivers may call it too.
+   */
+  wake(c: Connection): void {
+    if (this.cidsOf.has(c)) this.active.add(c);
+  }
+
   private add(c: Connection): void {
     this.connections.push(c);
+    c.onWake = this.wakeConnection;
+    this.active.add(c);
     const keys: string[] = [];
     for (const cid of c.sourceConnectionIds) {
       const k = cidKey(cid);
@@ -213,6 +233,9 @@ export class Endpoint implements SansIo {
   private remove(c: Connection): void {
     const i = this.connections.indexOf(c);
     if (i >= 0) this.connections.splice(i, 1);
+    c.onWake = undefined;
+    this.active.delete(c);
+    this.deadlines.delete(c);
     for (const k of this.cidsOf.get(c) ?? []) if (this.byCid.get(k) === c) this.byCid.delete(k);
     for (const k of this.resetKeysOf.get(c) ?? []) if (this.byResetToken.get(k) === c) this.byResetToken.delete(k);
     this.resetKeysOf.delete(c);
@@ -245,6 +268,7 @@ export class Endpoint implements SansIo {
     if (conn) {
       conn.recv(datagram, path, now);
       this.collectCids(conn);
+      this.active.add(conn);
       return conn;
     }
     if ((datagram[0]! & 0x80) === 0) {
@@ -252,6 +276,7 @@ export class Endpoint implements SansIo {
       const reset = this.statelessResetTarget(datagram);
       if (reset) {
         reset.onStatelessReset(now);
+        this.active.add(reset);
         return reset;
       }
       this.maybeStatelessReset(datagram, dcid, path, now);
@@ -432,22 +457,23 @@ export class Endpoint implements SansIo {
     this.stats.statelessResetsSent++;
   }
 
-  /** The next datagram from any connection or the endpoint itself; connections take turns. */
+  /** The next datagram from any connection or the endpoint itself; active connections take turns. */
   send(now: number): OutgoingDatagram | null {
     const q = this.queued.shift();
     if (q) return this.count(q);
-    const n = this.connections.length;
-    for (let i = 0; i < n; i++) {
-      const idx = (this.sendCursor + i) % n;
-      const c = this.connections[idx]!;
+    for (const c of this.active) {
       const d = c.send(now);
+      this.active.delete(c);
       if (d) {
         this.collectCids(c);
-        this.sendCursor = (idx + 1) % Math.max(1, this.connections.length);
+        // To the back of the line: the next call serves another connection first.
+        this.active.add(c);
         return this.count(d);
       }
+      // Nothing more to send: what remains is its timer.
+      if (c.isClosed) this.remove(c);
+      else this.deadlines.set(c, c.timeout());
     }
-    this.reap();
     return null;
   }
 
@@ -457,35 +483,29 @@ export class Endpoint implements SansIo {
     return d;
   }
 
-  /** Frees closed connections. */
-  private reap(): void {
-    for (let i = this.connections.length - 1; i >= 0; i--) {
-      const c = this.connections[i]!;
-      if (c.isClosed) this.remove(c);
-    }
-  }
-
   /** The earliest deadline of any connection. */
   timeout(): number | undefined {
-    let t = Infinity;
-    for (const c of this.connections) {
-      const ct = c.timeout();
-      if (ct !== undefined && ct < t) t = ct;
-    }
-    return t === Infinity ? undefined : t;
+    // Active connections' deadlines may have moved since they were last filed.
+    for (const c of this.active) this.deadlines.set(c, c.timeout());
+    return this.deadlines.peek();
   }
 
   /** Runs expired timers of every connection; returns the connections whose timers ran. */
   onTimeout(now: number): Connection[] {
+    for (const c of this.active) this.deadlines.set(c, c.timeout());
     const ran: Connection[] = [];
-    for (const c of [...this.connections]) {
+    for (let c = this.deadlines.popDue(now); c; c = this.deadlines.popDue(now)) {
       const t = c.timeout();
-      if (t !== undefined && t <= now) {
-        c.onTimeout(now);
-        ran.push(c);
+      if (t === undefined || t > now) {
+        this.deadlines.set(c, t);
+        continue;
       }
+      c.onTimeout(now);
+      ran.push(c);
+      if (c.isClosed) this.remove(c);
+      // A timer may leave something to send (an ACK, a probe); send() files its next deadline.
+      else this.active.add(c);
     }
-    this.reap();
     return ran;
   }
 }
