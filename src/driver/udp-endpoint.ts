@@ -109,6 +109,8 @@ export class UdpEndpoint {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private flushScheduled = false;
+  /** A send pass is queued behind the handlers' promise continuations. */
+  private sendPending = false;
   private closed = false;
   private refed = true;
   private readonly touched = new Set<Connection>();
@@ -259,17 +261,48 @@ export class UdpEndpoint {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.closed) return;
+    if (this.flushScheduled || this.sendPending || this.closed) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(this.flushFromLoop);
   }
 
-  /** Dispatches events, sends everything that is ready and re-arms the timer. */
-  private flush(): void {
+  private readonly flushFromLoop = (): void => {
     this.flushScheduled = false;
     if (this.closed) return;
     // Events first: handlers may write, which produces more to send.
+    const dispatched = this.dispatch();
+    if (!dispatched) {
+      this.sendAll();
+      return;
+    }
+    // Handlers answer from promise continuations (an awaited quic(), a fetch
+    // handler's response): send once they have all run, so their data leaves
+    // in the same datagrams as the ACKs rather than one event-loop turn later.
+    // A tick queued from a microtask runs after the whole microtask queue.
+    this.sendPending = true;
+    queueMicrotask(this.deferSend);
+  };
+
+  private readonly deferSend = (): void => {
+    process.nextTick(this.sendAfterHandlers);
+  };
+
+  private readonly sendAfterHandlers = (): void => {
+    this.sendPending = false;
+    if (!this.closed) this.sendAll();
+  };
+
+  /** Dispatches events, then sends everything that is ready and re-arms the timer, all at once. */
+  private flush(): void {
+    this.flushScheduled = false;
+    this.sendPending = false;
+    if (this.closed) return;
     this.dispatch();
+    this.sendAll();
+  }
+
+  /** Sends everything that is ready, surfaces what sending changed, and re-arms the timer. */
+  private sendAll(): void {
     const now = clock();
     let sent = 0;
     for (let d = this.endpoint.send(now); d; d = this.endpoint.send(now)) {
@@ -285,11 +318,13 @@ export class UdpEndpoint {
     this.armTimer();
   }
 
-  private dispatch(): void {
-    if (this.touched.size === 0) return;
+  /** Hands touched connections to the activity handler; false when there were none. */
+  private dispatch(): boolean {
+    if (this.touched.size === 0) return false;
     const list = [...this.touched];
     this.touched.clear();
     for (const c of list) this.activity(c);
+    return true;
   }
 
   private transmit(d: OutgoingDatagram): void {
