@@ -26,6 +26,9 @@ import {
 import type { RandomSource } from "./key-exchange.js";
 import { KeySchedule, Transcript, nextTrafficSecret } from "./key-schedule.js";
 import { HANDSHAKE_HEADER_LENGTH, decodeKeyUpdate, encodeKeyUpdate } from "./messages.js";
+
+/** The empty input buffer, shared. */
+const NO_BYTES = new Uint8Array(0);
 import type { SessionTicket } from "./ticket.js";
 
 /** QUIC encryption levels (RFC 9001 section 4; "epochs" in some stacks). */
@@ -282,7 +285,7 @@ export abstract class TlsEngine {
   private appWriteGeneration = 0;
 
   private readonly events: TlsEvent[] = [];
-  private inBuffer = new Uint8Array(0);
+  private inBuffer = NO_BYTES;
   private inStart = 0;
   private inEnd = 0;
   private readonly maxMessage: number;
@@ -322,6 +325,8 @@ export abstract class TlsEngine {
       }
       this.append(data);
       this.drain(now);
+      // After the handshake, messages are rare (tickets, key updates): an idle connection keeps no buffer.
+      if (this.handshakeComplete && this.inStart === this.inEnd) this.inBuffer = NO_BYTES;
     } catch (e) {
       throw this.fail(e);
     }
