@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytesFast } from "../crypto/random.js";
 import { equalBytes, toHex } from "../util/bytes.js";
 import { QuicTransportError, TransportErrorCode } from "./errors.js";
 export { statelessResetToken as resetTokenFor } from "./packet/stateless-reset.js";
@@ -13,7 +13,7 @@ export interface ConnectionIdEntry {
 
 /** A fresh random connection ID of `length` bytes. */
 export function randomConnectionId(length = 8): Uint8Array {
-  return new Uint8Array(randomBytes(length));
+  return randomBytesFast(length);
 }
 
 /**

@@ -7,7 +7,8 @@
  * The engine is sans-IO: it never touches sockets, timers or the clock
  * (time arrives as `now`, in milliseconds), and its randomness is injectable.
  */
-import { randomBytes, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { randomBytesFast } from "../crypto/random.js";
 import { CIPHER_SUITES, findCipherSuite, type CipherSuite, type CipherSuiteName } from "../crypto/suites.js";
 import { loadCertificateChain, loadPrivateKey } from "../pki/pem.js";
 import { loadTrustStore, verifyCertificateChain, type TrustStore } from "../pki/verify.js";
@@ -87,7 +88,7 @@ export interface TlsCommonConfig {
   key?: PemOrDer | KeyObject;
   /** Passphrase of an encrypted `key`. */
   passphrase?: string;
-  /** Random source (default crypto.randomBytes); inject for deterministic tests. */
+  /** Random source (default: the CSPRNG through a small pool); inject for deterministic tests. */
   random?: RandomSource;
   /** Largest handshake message accepted, certificates excepted (default 65536 bytes). */
   maxHandshakeMessageSize?: number;
@@ -100,7 +101,7 @@ export interface TlsCommonConfig {
 /** Default bound on buffered handshake messages. */
 export const DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE = 65536;
 
-const defaultRandom: RandomSource = (n) => new Uint8Array(randomBytes(n));
+const defaultRandom: RandomSource = randomBytesFast;
 
 /** Resolves configured suite names to suite objects (RFC 8446 Appendix B.4). */
 export function resolveSuites(list: Array<CipherSuiteName | CipherSuite> | undefined): CipherSuite[] {

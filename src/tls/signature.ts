@@ -92,12 +92,24 @@ export function verifyContent(scheme: SignatureSchemeName, key: KeyObject, conte
  * parse is bad_certificate (RFC 8446 section 6.2).
  */
 export function certificatePublicKey(der: Uint8Array): KeyObject {
+  // A client meets the same server certificate again and again; parsing one costs about a millisecond.
+  const cacheKey = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("latin1");
+  const cached = publicKeyCache.get(cacheKey);
+  if (cached) return cached;
+  let key: KeyObject;
   try {
-    return new X509Certificate(der).publicKey;
+    key = new X509Certificate(der).publicKey;
   } catch (e) {
     throw new TlsAlertError(AlertDescription.bad_certificate, "certificate cannot be parsed", { cause: e });
   }
+  if (publicKeyCache.size >= PUBLIC_KEY_CACHE_LIMIT) publicKeyCache.delete(publicKeyCache.keys().next().value!);
+  publicKeyCache.set(cacheKey, key);
+  return key;
 }
+
+/** Public keys of recently seen certificates, by their DER bytes (the key is a function of them). */
+const publicKeyCache = new Map<string, KeyObject>();
+const PUBLIC_KEY_CACHE_LIMIT = 32;
 
 /**
  * Checks a peer's CertificateVerify: the scheme must be one we offered
