@@ -463,13 +463,16 @@ export class Endpoint implements SansIo {
     if (q) return this.count(q);
     for (const c of this.active) {
       const d = c.send(now);
-      this.active.delete(c);
       if (d) {
         this.collectCids(c);
         // To the back of the line: the next call serves another connection first.
-        this.active.add(c);
+        if (this.active.size > 1) {
+          this.active.delete(c);
+          this.active.add(c);
+        }
         return this.count(d);
       }
+      this.active.delete(c);
       // Nothing more to send: what remains is its timer.
       if (c.isClosed) this.remove(c);
       else this.deadlines.set(c, c.timeout());
