@@ -271,14 +271,15 @@ export class UdpEndpoint {
     if (this.closed) return;
     // Events first: handlers may write, which produces more to send.
     const dispatched = this.dispatch();
-    if (!dispatched) {
-      this.sendAll();
-      return;
-    }
+    // What is already due (ACKs, handshake flights) leaves before any
+    // handler continuation can change the connection (a close must not
+    // overtake the handshake's last flight).
+    this.sendAll();
+    if (!dispatched || this.closed) return;
     // Handlers answer from promise continuations (an awaited quic(), a fetch
-    // handler's response): send once they have all run, so their data leaves
-    // in the same datagrams as the ACKs rather than one event-loop turn later.
-    // A tick queued from a microtask runs after the whole microtask queue.
+    // handler's response): send again once they have all run, in this same
+    // turn of the event loop rather than the next. A tick queued from a
+    // microtask runs after the whole microtask queue.
     this.sendPending = true;
     queueMicrotask(this.deferSend);
   };

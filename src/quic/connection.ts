@@ -948,6 +948,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       if (!this.peerParams.maxDatagramFrameSize) throw datagramsUnsupportedError();
       if (data.length > max) throw datagramTooLargeError(data.length, max);
     }
+    this.wake();
     return this.datagrams.push(data);
   }
 
@@ -991,6 +992,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
    */
   migrate(local: SocketAddress, now: number, options: { natRebinding?: boolean } = {}): void {
     this.assertUsable();
+    this.wake();
     if (this.role !== "client") throw new TsquicError("ERR_QUIC_MIGRATION_NOT_ALLOWED", "only a client migrates (RFC 9000 section 9)");
     if (!this.handshakeComplete) throw new TsquicError("ERR_QUIC_MIGRATION_NOT_ALLOWED", "cannot migrate before the handshake is confirmed (RFC 9000 section 9)");
     // disable_active_migration covers the handshake address only, not the preferred address once used (RFC 9000 section 18.2).
