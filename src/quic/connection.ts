@@ -1035,6 +1035,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
    */
   resumeHandshake(now: number): void {
     if (this.role !== "server" || this.isClosing) return;
+    this.wake();
     this.guard(() => {
       (this.tls as TlsServer).resume(now);
       this.drainTls(now);
