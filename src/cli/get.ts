@@ -6,10 +6,11 @@ import { H3Agent } from "../h3/fetch.js";
 import { getHq } from "../hq/client.js";
 import { keylogToFile } from "../driver/keylog-file.js";
 import { ProgressDisplay, formatBytes } from "./progress.js";
+import { secondsOption } from "./args.js";
 
 const USAGE =
   "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--max-udp-payload N]" +
-  " [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update]";
+  " [--handshake-timeout SECONDS] [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update]";
 
 /** Outcome of one URL. */
 interface Outcome {
@@ -38,6 +39,7 @@ export async function runGet(args: string[]): Promise<number> {
       "qlog-dir": { type: "string" },
       "server-name": { type: "string" },
       "max-udp-payload": { type: "string" },
+      "handshake-timeout": { type: "string" },
       "session-file": { type: "string" },
       "disable-early-data": { type: "boolean" },
       ciphers: { type: "string" },
@@ -68,9 +70,10 @@ export async function runGet(args: string[]): Promise<number> {
   const keylog = keylogPath ? keylogToFile(keylogPath) : undefined;
   const qlog = values["qlog-dir"];
   const maxUdp = values["max-udp-payload"] ? Number(values["max-udp-payload"]) : undefined;
+  const handshakeTimeout = secondsOption("tsquic get", "handshake-timeout", values["handshake-timeout"]);
   if (values.output) mkdirSync(values.output, { recursive: true });
   const progress = new ProgressDisplay();
-  const base = { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, progress };
+  const base = { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, handshakeTimeout, progress };
   const outcomes =
     values.alpn === "h3"
       ? await getH3(urls, {
@@ -100,6 +103,8 @@ interface GetOptions {
   output: string | undefined;
   serverName: string | undefined;
   maxUdp: number | undefined;
+  /** Give up on a handshake after this many ms (default 10 s). */
+  handshakeTimeout: number | undefined;
   progress: ProgressDisplay;
 }
 
@@ -132,6 +137,7 @@ async function getH3(urls: URL[], o: H3GetOptions): Promise<Outcome[]> {
     ...(o.keylog ? { keylog: o.keylog } : {}),
     ...(o.qlog ? { qlog: o.qlog } : {}),
     ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
+    ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
     earlyData: o.earlyData,
   });
   // The session file resumes the first URL's origin.
@@ -265,6 +271,7 @@ async function getHqAll(urls: URL[], o: GetOptions): Promise<Outcome[]> {
           ...(o.keylog ? { keylog: o.keylog } : {}),
           ...(o.qlog ? { qlog: o.qlog } : {}),
           ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
+          ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
           onProgress(p) {
             const it = items.get(p.path);
             if (!it) return;

@@ -3,6 +3,7 @@ import { writeDevelopmentCertificates } from "../pki/generate.js";
 import { runDemo } from "./demo.js";
 import { runGet } from "./get.js";
 import { runServe } from "./serve.js";
+import { UsageError } from "./args.js";
 
 const USAGE = `Usage: tsquic <command> [options]
 
@@ -10,25 +11,37 @@ Commands:
   cert --out DIR     write a local CA (ca.pem) and a certificate for localhost,
                      127.0.0.1 and ::1 (cert.pem, key.pem; ECDSA P-256)
   serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR]
-        [--retry] [--ciphers LIST] [--early-data]
+        [--retry] [--ciphers LIST] [--early-data] [--handshake-timeout SECONDS]
                      serve a directory over HTTP/3 and hq-interop on one port
                      (a development certificate is generated when none is given)
   get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
-      [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update]
+      [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update] [--handshake-timeout SECONDS]
                      download URLs over one connection with the requests in
                      parallel; exit 0 only when every file arrived complete
 
   --keylog FILE      append TLS secrets in the SSLKEYLOGFILE format (Wireshark
                      decrypts captures with it); default: $SSLKEYLOGFILE
   --qlog-dir DIR     write one qlog file (.sqlog, JSON-SEQ, for qvis) per connection
+  --handshake-timeout SECONDS
+                     give up on a handshake after this long (default 10)
   demo               run an echo server on 127.0.0.1 and a client that opens
                      several streams, then print what came back and the
                      connection's statistics
   help               show this text
 `;
 
-/** Runs the tool with `argv` (without the node and script paths); resolves to the exit code. */
+/** Runs the tool with `argv` (without the node and script paths); resolves to the exit code (2 for a usage mistake). */
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await runCommand(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return 2;
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "cert": {

@@ -290,6 +290,28 @@ const migrated = (r: ProxyRecorder): string[] => (r.clients >= 2 ? [] : ["the pr
 const movedPastProxy = (r: ProxyRecorder): string[] =>
   r.s2cTotal < MB ? [] : [`the client did not move to the preferred address: ${r.s2cTotal} B of the 5 MB file came through the proxy`];
 
+/**
+ * 50 handshakes at 30 % loss or corruption, every client allowed 60 s per
+ * handshake. With the usual 10 s timeout a client sends its Initial only 4
+ * times (at 0, 1, 3 and 7 s: the PTO starts at 1 s and doubles, RFC 9002
+ * section 6.2.2.1), and all 4 are lost with probability 0.3^4 = 0.8 %, so one
+ * of 50 connections fails in a third of the runs whatever the server does
+ * (seen with gtlsclient against tsquic: the server's qlog shows no Initial
+ * arrived intact before the client gave up). The case is about recovering
+ * from loss, not about a peer's default patience; servers get 60 s as well.
+ */
+const PATIENT_HANDSHAKES = {
+  connections: 50,
+  parallel: 10,
+  timeoutMs: 90_000,
+  ngtcp2ClientArgs: ["--handshake-timeout=60s"],
+  ngtcp2ServerArgs: ["--handshake-timeout=60s"],
+  tsquicServeArgs: ["--handshake-timeout", "60"],
+  tsquicGetArgs: ["--handshake-timeout", "60"],
+  tsquicClient: { handshakeTimeout: 60_000 },
+  tsquicServer: { handshakeTimeout: 60_000 },
+} as const;
+
 export const CASES: InteropCase[] = [
   { name: "handshake", scenario: () => ({ files: one, timeoutMs: 20_000 }) },
   {
@@ -369,9 +391,9 @@ export const CASES: InteropCase[] = [
       check: (r) => (r.amplificationViolations.length ? [r.amplificationViolations[0]!] : []),
     }),
   },
-  { name: "handshakeloss", scenario: () => ({ files: one, c2s: { loss: 0.3 }, s2c: { loss: 0.3 }, connections: 50, parallel: 10, timeoutMs: 60_000 }) },
+  { name: "handshakeloss", scenario: () => ({ files: one, c2s: { loss: 0.3 }, s2c: { loss: 0.3 }, ...PATIENT_HANDSHAKES }) },
   { name: "transferloss", scenario: () => ({ files: { "2m.bin": 2 * MB }, c2s: { loss: 0.02 }, s2c: { loss: 0.02 }, timeoutMs: 60_000 }) },
-  { name: "handshakecorruption", scenario: () => ({ files: one, c2s: { corrupt: 0.3 }, s2c: { corrupt: 0.3 }, connections: 50, parallel: 10, timeoutMs: 60_000 }) },
+  { name: "handshakecorruption", scenario: () => ({ files: one, c2s: { corrupt: 0.3 }, s2c: { corrupt: 0.3 }, ...PATIENT_HANDSHAKES }) },
   { name: "transfercorruption", scenario: () => ({ files: { "2m.bin": 2 * MB }, c2s: { corrupt: 0.02 }, s2c: { corrupt: 0.02 }, timeoutMs: 60_000 }) },
   { name: "rebind-port", scenario: () => ({ files: { "5m.bin": 5 * MB }, c2s: { bandwidth: 2 * MB }, s2c: { bandwidth: 2 * MB }, rebind: { everyMs: 1000 }, timeoutMs: 30_000, check: rebound }) },
   { name: "rebind-addr", scenario: () => ({ files: { "5m.bin": 5 * MB }, c2s: { bandwidth: 2 * MB }, s2c: { bandwidth: 2 * MB }, rebind: { everyMs: 1000, newAddress: true }, timeoutMs: 30_000, check: rebound }) },
