@@ -77,6 +77,12 @@ export interface QuicTransportOptions {
   /** Handshake timeout in ms. Default 10 s. */
   handshakeTimeout?: number;
   /**
+   * RTT assumed before the first sample, in ms: it sets the first probe
+   * timeouts (RFC 9002 section 6.2.2 allows a value known for the network).
+   * Default 333.
+   */
+  initialRtt?: number;
+  /**
    * QUIC versions in preference order (numbers, e.g. 0x00000001 for v1 and
    * 0x6b3343cf for v2). A client starts with the first and offers the rest
    * for compatible version negotiation (RFC 9368); a server converts a first
@@ -592,6 +598,7 @@ export function transportConfig(o: QuicTransportOptions): Partial<ConnectionConf
     ...(o.maxUdpPayloadSize ? { maxSendUdpPayloadSize: o.maxUdpPayloadSize } : {}),
     ...(o.highWaterMark ? { streamHighWaterMark: o.highWaterMark } : {}),
     ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
+    ...(o.initialRtt ? { initialRtt: o.initialRtt } : {}),
     ...(o.versions ? { versions: o.versions } : {}),
     ...(o.qlog !== undefined ? { tracer: qlogDirectory(o.qlog) } : {}),
     ...(o.maxQueuedDatagrams !== undefined ? { maxQueuedDatagrams: o.maxQueuedDatagrams } : {}),

@@ -6,11 +6,11 @@ import { H3Agent } from "../h3/fetch.js";
 import { getHq } from "../hq/client.js";
 import { keylogToFile } from "../driver/keylog-file.js";
 import { ProgressDisplay, formatBytes } from "./progress.js";
-import { secondsOption } from "./args.js";
+import { durationOption } from "./args.js";
 
 const USAGE =
   "usage: tsquic get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--max-udp-payload N]" +
-  " [--handshake-timeout SECONDS] [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update]";
+  " [--handshake-timeout SECONDS] [--initial-rtt MS] [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update]";
 
 /** Outcome of one URL. */
 interface Outcome {
@@ -40,6 +40,7 @@ export async function runGet(args: string[]): Promise<number> {
       "server-name": { type: "string" },
       "max-udp-payload": { type: "string" },
       "handshake-timeout": { type: "string" },
+      "initial-rtt": { type: "string" },
       "session-file": { type: "string" },
       "disable-early-data": { type: "boolean" },
       ciphers: { type: "string" },
@@ -70,10 +71,11 @@ export async function runGet(args: string[]): Promise<number> {
   const keylog = keylogPath ? keylogToFile(keylogPath) : undefined;
   const qlog = values["qlog-dir"];
   const maxUdp = values["max-udp-payload"] ? Number(values["max-udp-payload"]) : undefined;
-  const handshakeTimeout = secondsOption("tsquic get", "handshake-timeout", values["handshake-timeout"]);
+  const handshakeTimeout = durationOption("tsquic get", "handshake-timeout", values["handshake-timeout"], "seconds");
+  const initialRtt = durationOption("tsquic get", "initial-rtt", values["initial-rtt"], "milliseconds");
   if (values.output) mkdirSync(values.output, { recursive: true });
   const progress = new ProgressDisplay();
-  const base = { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, handshakeTimeout, progress };
+  const base = { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, handshakeTimeout, initialRtt, progress };
   const outcomes =
     values.alpn === "h3"
       ? await getH3(urls, {
@@ -105,6 +107,8 @@ interface GetOptions {
   maxUdp: number | undefined;
   /** Give up on a handshake after this many ms (default 10 s). */
   handshakeTimeout: number | undefined;
+  /** RTT assumed before the first sample, ms (default 333). */
+  initialRtt: number | undefined;
   progress: ProgressDisplay;
 }
 
@@ -138,6 +142,7 @@ async function getH3(urls: URL[], o: H3GetOptions): Promise<Outcome[]> {
     ...(o.qlog ? { qlog: o.qlog } : {}),
     ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
     ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
+    ...(o.initialRtt ? { initialRtt: o.initialRtt } : {}),
     earlyData: o.earlyData,
   });
   // The session file resumes the first URL's origin.
@@ -272,6 +277,7 @@ async function getHqAll(urls: URL[], o: GetOptions): Promise<Outcome[]> {
           ...(o.qlog ? { qlog: o.qlog } : {}),
           ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
           ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
+          ...(o.initialRtt ? { initialRtt: o.initialRtt } : {}),
           onProgress(p) {
             const it = items.get(p.path);
             if (!it) return;

@@ -11,11 +11,11 @@ Commands:
   cert --out DIR     write a local CA (ca.pem) and a certificate for localhost,
                      127.0.0.1 and ::1 (cert.pem, key.pem; ECDSA P-256)
   serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR]
-        [--retry] [--ciphers LIST] [--early-data] [--handshake-timeout SECONDS]
+        [--retry] [--ciphers LIST] [--early-data] [--handshake-timeout SECONDS] [--initial-rtt MS]
                      serve a directory over HTTP/3 and hq-interop on one port
                      (a development certificate is generated when none is given)
   get URL... [--output DIR] [--ca FILE | --insecure] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
-      [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update] [--handshake-timeout SECONDS]
+      [--session-file FILE] [--disable-early-data] [--ciphers LIST] [--key-update] [--handshake-timeout SECONDS] [--initial-rtt MS]
                      download URLs over one connection with the requests in
                      parallel; exit 0 only when every file arrived complete
 
@@ -24,6 +24,8 @@ Commands:
   --qlog-dir DIR     write one qlog file (.sqlog, JSON-SEQ, for qvis) per connection
   --handshake-timeout SECONDS
                      give up on a handshake after this long (default 10)
+  --initial-rtt MS   RTT assumed before the first sample (default 333); sets
+                     the first probe timeouts (RFC 9002 section 6.2.2)
   demo               run an echo server on 127.0.0.1 and a client that opens
                      several streams, then print what came back and the
                      connection's statistics

@@ -10,11 +10,11 @@ import { createDevelopmentCertificates } from "../pki/generate.js";
 import { keylogToFile } from "../driver/keylog-file.js";
 import { formatAddress } from "../quic/types.js";
 import { staticFileHandler } from "./static-files.js";
-import { secondsOption } from "./args.js";
+import { durationOption } from "./args.js";
 
 const USAGE =
   "usage: tsquic serve --root DIR [--host ADDR] [--port N] [--cert F --key F] [--keylog FILE] [--qlog-dir DIR] [--retry] [--max-udp-payload N]" +
-  " [--preferred-address ADDR:PORT] [--ciphers LIST] [--early-data] [--handshake-timeout SECONDS]";
+  " [--preferred-address ADDR:PORT] [--ciphers LIST] [--early-data] [--handshake-timeout SECONDS] [--initial-rtt MS]";
 
 /**
  * `tsquic serve`: serves a directory over HTTP/3 and hq-interop on one UDP
@@ -39,6 +39,7 @@ export async function runServe(args: string[]): Promise<number> {
       ciphers: { type: "string" },
       "early-data": { type: "boolean" },
       "handshake-timeout": { type: "string" },
+      "initial-rtt": { type: "string" },
       quiet: { type: "boolean", short: "q" },
     },
   });
@@ -46,7 +47,8 @@ export async function runServe(args: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const handshakeTimeout = secondsOption("tsquic serve", "handshake-timeout", values["handshake-timeout"]);
+  const handshakeTimeout = durationOption("tsquic serve", "handshake-timeout", values["handshake-timeout"], "seconds");
+  const initialRtt = durationOption("tsquic serve", "initial-rtt", values["initial-rtt"], "milliseconds");
   try {
     if (!statSync(values.root).isDirectory()) throw new Error("not a directory");
   } catch {
@@ -102,6 +104,7 @@ export async function runServe(args: string[]): Promise<number> {
     // GET and HEAD from 0-RTT (files are static: a replay does no harm); other methods get 425.
     ...(values["early-data"] ? { earlyData: true } : {}),
     ...(handshakeTimeout ? { handshakeTimeout } : {}),
+    ...(initialRtt ? { initialRtt } : {}),
   });
   await server.ready;
   // The port on stdout (and nothing else) lets scripts and tests find a server started with --port 0.

@@ -73,6 +73,8 @@ export interface H3AgentOptions {
   highWaterMark?: number;
   /** Handshake timeout in ms. Default 10 s. */
   handshakeTimeout?: number;
+  /** RTT assumed before the first sample, ms (RFC 9002 section 6.2.2). Default 333. */
+  initialRtt?: number;
   /** SSLKEYLOGFILE lines (NSS key log format): a file path or a function per line. */
   keylog?: KeylogOption;
   /** Writes a qlog file per connection into this directory (a path or `{ dir }`). */
@@ -621,6 +623,7 @@ export class H3Agent {
       ...(o.congestionControl ? { congestionControl: o.congestionControl } : {}),
       ...(o.highWaterMark ? { streamHighWaterMark: o.highWaterMark } : {}),
       ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
+      ...(o.initialRtt ? { initialRtt: o.initialRtt } : {}),
       ...(req.qlog !== undefined || req.keylog !== undefined ? loggingConfig(req) : this.logging),
     };
     if (tls.ciphers !== undefined) config.clientTls!.cipherSuites = cipherSuitesOption(tls.ciphers);

@@ -162,6 +162,7 @@ export async function getHq(origin: string, paths: readonly string[], options: H
     ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
     ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
     ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.initialRtt ? { initialRtt: options.initialRtt } : {}),
     ...(options.keylog ? { keylog: keylogPerLine(options.keylog) } : {}),
     ...(options.qlog !== undefined ? { qlog: options.qlog } : {}),
     stream: {

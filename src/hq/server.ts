@@ -313,6 +313,7 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
     ...(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {}),
     ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.initialRtt ? { initialRtt: options.initialRtt } : {}),
     ...(options.keylog ? { keylog: keylogPerLine(options.keylog) } : {}),
     ...(options.qlog !== undefined ? { qlog: options.qlog } : {}),
     ...app.handlers,
