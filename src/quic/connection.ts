@@ -1274,6 +1274,9 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     if (this.role === "client" && header.longHeader) {
       if (!this.receivedFirstServerPacket) {
         this.receivedFirstServerPacket = true;
+        // An authenticated packet: a Version Negotiation received before it no longer counts (RFC 9000 section 6.2).
+        this.versionMismatch = undefined;
+        this.versionMismatchDeadline = Infinity;
         this.peerCids.replaceInitial(header.scid.slice());
         this.serverInitialScid = header.scid.slice();
       } else if (!equalBytes(header.scid, this.serverInitialScid!)) {
@@ -1647,10 +1650,36 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
       false,
       true,
     );
+    // A second one confirms the first: give up (RFC 9000 section 6.2).
+    if (this.versionMismatch) {
+      this.abandonForVersion(this.versionMismatch);
+      return true;
+    }
+    // Version Negotiation is not authenticated, and a bit flipped on the way (seen in the
+    // handshakecorruption interop case) or an off-path forgery must not end an attempt that
+    // would otherwise succeed. Ask once more at once: a server that really lacks our version
+    // answers with a second VN within a round trip; one that has it answers the handshake,
+    // and processing any such packet discards this VN (section 6.2). No answer within a PTO
+    // counts as confirmation.
+    this.versionMismatch = error;
+    this.versionMismatchDeadline = now + this.recovery.ptoPeriod();
+    this.spaces[PacketNumberSpace.Initial].cryptoSend.requeueUnacked();
+    this.recovery.requestProbe(PacketNumberSpace.Initial);
+    this.wake();
+    return true;
+  }
+
+  /** Client: a Version Negotiation with no version in common, awaiting confirmation (see onVersionNegotiation). */
+  private versionMismatch: QuicConnectionError | undefined;
+  private versionMismatchDeadline = Infinity;
+
+  /** Ends the attempt after a confirmed Version Negotiation: closed at once, nothing more is sent. */
+  private abandonForVersion(error: QuicConnectionError): void {
+    this.versionMismatch = undefined;
+    this.versionMismatchDeadline = Infinity;
     this.closeInfo = { errorCode: TransportErrorCode.VERSION_NEGOTIATION_ERROR, application: false, reason: error.message, remote: true, error };
     this.events.push({ type: "connection_closed", info: this.closeInfo });
     this.state = "closed";
-    return true;
   }
 
   /** Returns true when the client accepted the Retry, false when it ignores it. */
@@ -2191,7 +2220,7 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   timeout(): number | undefined {
     if (this.state === "closed") return undefined;
     if (this.state === "closing" || this.state === "draining") return this.closeDeadlinePending ? undefined : this.closeDeadline;
-    let t = Math.min(this.idleDeadline, this.handshakeDeadline, this.prevReadDiscardAt, this.paths.timeout());
+    let t = Math.min(this.idleDeadline, this.handshakeDeadline, this.versionMismatchDeadline, this.prevReadDiscardAt, this.paths.timeout());
     const ld = this.recovery.lossDetectionDeadline;
     if (ld < t) t = ld;
     // A server that may not send (anti-amplification) has no use for ACK or pacing deadlines: waking would spin.
@@ -2228,6 +2257,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
         this.closeDeadline = now + CLOSE_PTO_MULTIPLIER * this.recovery.ptoPeriod();
       }
       if (now >= this.closeDeadline) this.state = "closed";
+      return;
+    }
+    if (now >= this.versionMismatchDeadline && this.versionMismatch) {
+      this.abandonForVersion(this.versionMismatch);
       return;
     }
     if (now >= this.handshakeDeadline && !this.handshakeComplete) {

@@ -14,8 +14,11 @@ test("a client offering only a reserved version gets Version Negotiation and fai
     clientConfig: { versions: [RESERVED] },
     bToA: { delay: 10, tamper: (d) => (packetTypesIn(d)[0] === "vn" && vns.push(new Uint8Array(d)), d) },
   });
+  const start = p.link.now;
   p.link.run(() => p.conn.isClosing, 2_000);
-  assert.equal(p.server.stats.versionNegotiationsSent, 1);
+  // The client asks once more before it believes the unauthenticated VN; the second confirms it.
+  assert.equal(p.server.stats.versionNegotiationsSent, 2);
+  assert.ok(p.link.now - start < 100, `confirmed within two round trips of 20 ms, not at a timer (${p.link.now - start} ms)`);
   assert.equal(p.server.stats.serverConnections, 0, "the server kept state for an unsupported version");
   const vn = parseVersionNegotiation(vns[0]!);
   // v1, plus a reserved version to keep clients honest (RFC 9000 section 6.3).
@@ -97,4 +100,46 @@ test("a configuration with an unsupported, non-reserved version is refused", () 
   assert.throws(() => resolveConfig({ ...testConfigs().client, versions: [0x12345678] }), TypeError);
   assert.throws(() => resolveConfig({ ...testConfigs().client, versions: [] }), TypeError);
   assert.doesNotThrow(() => resolveConfig({ ...testConfigs().client, versions: [RESERVED, QUIC_V1.number] }));
+});
+
+/** A Version Negotiation to `conn` listing only `versions`, as an off-path attacker or a corrupted server packet could produce. */
+function forgedVersionNegotiation(conn: { sourceConnectionIds: readonly Uint8Array[] }, clientDcid: Uint8Array, versions: number[]): Uint8Array {
+  return buildVersionNegotiation(conn.sourceConnectionIds[0]!, clientDcid, versions);
+}
+
+/** The DCID of the client's first Initial in datagram `d`. */
+function initialDcid(d: Uint8Array): Uint8Array {
+  return parsePacketHeader(d, 0, d.length, 8).dcid.slice();
+}
+
+test("a forged or corrupted Version Negotiation does not end a handshake the server would complete", () => {
+  // The server's first flight is replaced by a VN that lists no version we have (0x11: v1 with a flipped bit).
+  let clientDcid: Uint8Array | undefined;
+  const p = makePair({
+    aToB: { delay: 10, tamper: (d) => ((clientDcid ??= initialDcid(d)), d) },
+    bToA: { delay: 10, tamper: (d, i) => (i === 1 ? forgedVersionNegotiation(p.conn, clientDcid!, [0x11, RESERVED]) : d) },
+  });
+  const start = p.link.now;
+  const server = establish(p, 3_000);
+  assert.equal(p.conn.version.number, QUIC_V1.number);
+  assert.equal(server.version.number, QUIC_V1.number);
+  assert.equal(p.conn.closeInfo, undefined);
+  // It asked again at once instead of waiting for the 1 s PTO.
+  assert.ok(p.link.now - start < 200, `the handshake took ${p.link.now - start} ms`);
+});
+
+test("a Version Negotiation that nothing contradicts within a PTO ends the attempt", () => {
+  let clientDcid: Uint8Array | undefined;
+  const p = makePair({
+    aToB: { delay: 10, tamper: (d) => ((clientDcid ??= initialDcid(d)), d) },
+    // One VN toward the client, then silence: the server's real answers are lost.
+    bToA: { delay: 10, tamper: (d, i) => (i === 1 ? forgedVersionNegotiation(p.conn, clientDcid!, [RESERVED]) : null) },
+  });
+  const start = p.link.now;
+  p.link.run(() => p.conn.isClosing, 5_000);
+  assert.equal(p.conn.closeInfo?.error?.code, "ERR_QUIC_VERSION_NEGOTIATION");
+  assert.equal(p.conn.closeInfo?.errorCode, TransportErrorCode.VERSION_NEGOTIATION_ERROR);
+  // The VN came at 20 ms; the PTO before the first RTT sample is 3 x 333 ms (RFC 9002 section 6.2.2).
+  const took = p.link.now - start;
+  assert.ok(took >= 1_000 && took < 1_200, `gave up after ${took} ms`);
 });
