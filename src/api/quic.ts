@@ -104,6 +104,30 @@ export interface QuicTransportOptions {
   maxQueuedDatagrams?: number;
 }
 
+/** Every key of {@link QuicTransportOptions}: what APIs built over quic() and listen() pass on. */
+const TRANSPORT_OPTION_KEYS = [
+  "transport",
+  "congestionControl",
+  "maxUdpPayloadSize",
+  "highWaterMark",
+  "handshakeTimeout",
+  "initialRtt",
+  "versions",
+  "qlog",
+  "datagrams",
+  "maxQueuedDatagrams",
+] as const satisfies readonly (keyof QuicTransportOptions)[];
+// Fails to compile when QuicTransportOptions gains a key the list lacks.
+const transportOptionKeysComplete: Record<Exclude<keyof QuicTransportOptions, (typeof TRANSPORT_OPTION_KEYS)[number]>, never> = {};
+void transportOptionKeysComplete;
+
+/** The transport options set in `o`, for an API built over quic() or listen() to pass on whole. */
+export function pickTransportOptions(o: QuicTransportOptions): QuicTransportOptions {
+  const picked: Record<string, unknown> = {};
+  for (const k of TRANSPORT_OPTION_KEYS) if (o[k] !== undefined) picked[k] = o[k];
+  return picked as QuicTransportOptions;
+}
+
 /** Options of {@link quic}: TLS, ALPN and callbacks; stream callbacks may sit at the top level or under `stream`. */
 export interface QuicClientOptions<T = unknown> extends StreamHandlers<T>, QuicTransportOptions {
   tls?: {

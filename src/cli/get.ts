@@ -69,13 +69,20 @@ export async function runGet(args: string[]): Promise<number> {
   // SSLKEYLOGFILE is the variable browsers and curl honour for the same purpose.
   const keylogPath = values.keylog ?? process.env.SSLKEYLOGFILE;
   const keylog = keylogPath ? keylogToFile(keylogPath) : undefined;
-  const qlog = values["qlog-dir"];
   const maxUdp = values["max-udp-payload"] ? Number(values["max-udp-payload"]) : undefined;
   const handshakeTimeout = durationOption("tsquic get", "handshake-timeout", values["handshake-timeout"], "seconds");
   const initialRtt = durationOption("tsquic get", "initial-rtt", values["initial-rtt"], "milliseconds");
+  // What both clients (HTTP/3 and hq-interop) take alike.
+  const connection: ConnectionOptions = {
+    ...(keylog ? { keylog } : {}),
+    ...(values["qlog-dir"] ? { qlog: values["qlog-dir"] } : {}),
+    ...(maxUdp ? { maxUdpPayloadSize: maxUdp } : {}),
+    ...(handshakeTimeout ? { handshakeTimeout } : {}),
+    ...(initialRtt ? { initialRtt } : {}),
+  };
   if (values.output) mkdirSync(values.output, { recursive: true });
   const progress = new ProgressDisplay();
-  const base = { ca, insecure: !!values.insecure, keylog, qlog, output: values.output, serverName: values["server-name"], maxUdp, handshakeTimeout, initialRtt, progress };
+  const base = { ca, insecure: !!values.insecure, connection, output: values.output, serverName: values["server-name"], progress };
   const outcomes =
     values.alpn === "h3"
       ? await getH3(urls, {
@@ -96,19 +103,24 @@ export async function runGet(args: string[]): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
+/** Connection settings from the command line, in the form both clients take. */
+interface ConnectionOptions {
+  keylog?: (line: string) => void;
+  /** Directory for qlog files. */
+  qlog?: string;
+  maxUdpPayloadSize?: number;
+  /** Give up on a handshake after this many ms (default 10 s). */
+  handshakeTimeout?: number;
+  /** RTT assumed before the first sample, ms (default 333). */
+  initialRtt?: number;
+}
+
 interface GetOptions {
   ca: Buffer | undefined;
   insecure: boolean;
-  keylog: ((line: string) => void) | undefined;
-  /** Directory for qlog files. */
-  qlog: string | undefined;
+  connection: ConnectionOptions;
   output: string | undefined;
   serverName: string | undefined;
-  maxUdp: number | undefined;
-  /** Give up on a handshake after this many ms (default 10 s). */
-  handshakeTimeout: number | undefined;
-  /** RTT assumed before the first sample, ms (default 333). */
-  initialRtt: number | undefined;
   progress: ProgressDisplay;
 }
 
@@ -138,11 +150,7 @@ async function getH3(urls: URL[], o: H3GetOptions): Promise<Outcome[]> {
       ...(o.serverName ? { serverName: o.serverName } : {}),
       ...(o.ciphers ? { ciphers: o.ciphers } : {}),
     },
-    ...(o.keylog ? { keylog: o.keylog } : {}),
-    ...(o.qlog ? { qlog: o.qlog } : {}),
-    ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
-    ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
-    ...(o.initialRtt ? { initialRtt: o.initialRtt } : {}),
+    ...o.connection,
     earlyData: o.earlyData,
   });
   // The session file resumes the first URL's origin.
@@ -273,11 +281,7 @@ async function getHqAll(urls: URL[], o: GetOptions): Promise<Outcome[]> {
           insecure: o.insecure,
           ...(o.serverName ? { serverName: o.serverName } : {}),
           ...(o.output ? { outputDir: o.output } : {}),
-          ...(o.keylog ? { keylog: o.keylog } : {}),
-          ...(o.qlog ? { qlog: o.qlog } : {}),
-          ...(o.maxUdp ? { maxUdpPayloadSize: o.maxUdp } : {}),
-          ...(o.handshakeTimeout ? { handshakeTimeout: o.handshakeTimeout } : {}),
-          ...(o.initialRtt ? { initialRtt: o.initialRtt } : {}),
+          ...o.connection,
           onProgress(p) {
             const it = items.get(p.path);
             if (!it) return;

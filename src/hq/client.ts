@@ -6,7 +6,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { keylogPerLine, parseTarget, quic, type CertInput, type QuicSocket, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
+import { keylogPerLine, parseTarget, pickTransportOptions, quic, type CertInput, type QuicSocket, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
 import type { KeylogOption } from "../driver/keylog-file.js";
 import type { ConnectionStats } from "../quic/connection.js";
 import { QuicConnectionError } from "../quic/connection.js";
@@ -158,13 +158,8 @@ export async function getHq(origin: string, paths: readonly string[], options: H
   const socket: QuicSocket<Transfer> = await quic<Transfer>(`${host.includes(":") ? `[${host}]` : host}:${port}`, {
     alpn: options.alpn ?? HQ_ALPN,
     tls,
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
-    ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
-    ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.initialRtt ? { initialRtt: options.initialRtt } : {}),
+    ...pickTransportOptions(options),
     ...(options.keylog ? { keylog: keylogPerLine(options.keylog) } : {}),
-    ...(options.qlog !== undefined ? { qlog: options.qlog } : {}),
     stream: {
       data(stream, buffer) {
         const t = stream.data;

@@ -9,7 +9,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { open, realpath, stat, type FileHandle } from "node:fs/promises";
-import { keylogPerLine, listen, type CertInput, type QuicServerOptions, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
+import { keylogPerLine, listen, pickTransportOptions, type CertInput, type QuicServerOptions, type QuicStream, type QuicTransportOptions } from "../api/quic.js";
 import type { KeylogOption } from "../driver/keylog-file.js";
 import { HqErrorCode } from "./codes.js";
 import { HQ_ALPN, HqRequestError, isInside, RequestLineBuffer, resolveUnderRoot, type HqRequest } from "./request-line.js";
@@ -308,14 +308,8 @@ export async function serveHq(options: HqServerOptions): Promise<HqServer> {
     quic: { cert: options.cert, key: options.key },
     ...(options.validateAddress ? { validateAddress: true } : {}),
     ...(options.preferredAddress ? { preferredAddress: options.preferredAddress } : {}),
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
-    ...(options.maxUdpPayloadSize ? { maxUdpPayloadSize: options.maxUdpPayloadSize } : {}),
-    ...(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {}),
-    ...(options.handshakeTimeout ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.initialRtt ? { initialRtt: options.initialRtt } : {}),
+    ...pickTransportOptions(options),
     ...(options.keylog ? { keylog: keylogPerLine(options.keylog) } : {}),
-    ...(options.qlog !== undefined ? { qlog: options.qlog } : {}),
     ...app.handlers,
   });
   await quic.ready;
