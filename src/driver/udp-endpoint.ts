@@ -124,7 +124,8 @@ export class UdpEndpoint {
   private constructor(bound: BoundSocket, options: UdpEndpointOptions, activity: ConnectionActivityHandler, onSocketError: (err: Error) => void) {
     this.socket = bound.socket;
     this.localAddress = bound.address;
-    this.endpoint = new Endpoint(options);
+    // The driver completes each burst itself before it leaves: one header-protection call per burst.
+    this.endpoint = new Endpoint({ ...options, batchHeaderProtection: true });
     this.activity = activity;
     this.onSocketError = onSocketError;
     this.listen(bound);
@@ -340,6 +341,7 @@ export class UdpEndpoint {
   private readonly batch: OutgoingDatagram[] = [];
 
   private transmitBatch(): void {
+    this.endpoint.finishSends();
     const batch = this.batch;
     for (let i = 0; i < batch.length; i++) this.transmit(batch[i]!);
     batch.length = 0;

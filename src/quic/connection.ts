@@ -55,6 +55,7 @@ import {
   MIN_STATELESS_RESET_LENGTH,
   AEAD_TAG_LENGTH,
   statelessResetToken as resetTokenForKey,
+  type HeaderProtectionBatch,
   type PacketHeader,
   type QuicVersion,
 } from "./packet/index.js";
@@ -2431,6 +2432,14 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
   /** Path MTU discovery above the configured send size (RFC 8899); undefined when nothing is left to discover. */
   private pmtud: PathMtuDiscovery | undefined;
 
+  /**
+   * When set, packets are sealed with their header protection left to this
+   * batch (see {@link HeaderProtectionBatch}): whoever sends this
+   * connection's datagrams must flush it before they leave. The
+   * {@link Endpoint} sets it when created with `batchHeaderProtection`.
+   */
+  headerProtectionBatch: HeaderProtectionBatch | undefined;
+
   /** Path MTU discovery state and counters, when it runs. */
   get pathMtu(): PathMtuDiscovery | undefined {
     return this.pmtud;
@@ -2753,7 +2762,10 @@ export class Connection implements SansIo, LossDetectionHandler<SentFrame[]> {
     const st = this.spaces[p.space];
     this.tracer?.packetSent(p.zeroRtt ? PacketType.ZeroRtt : PACKET_TYPE_OF_SPACE[p.space], p.pn, buf.subarray(p.payloadStart, p.payloadEnd), p.payloadEnd + AEAD_TAG_LENGTH - p.headerStart, now);
     const keys = p.zeroRtt ? this.zeroRttKeys! : st.keys.write!;
-    const end = keys.protect(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn);
+    const batch = this.headerProtectionBatch;
+    const end = batch
+      ? keys.protectDeferred(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn, batch)
+      : keys.protect(buf, p.headerStart, p.pnOffset, p.pnLength, p.payloadEnd, p.pn);
     if (!record) {
       // CONNECTION_CLOSE packets are not tracked (RFC 9002 section 2: not ack-eliciting, not in flight); numbers still advance.
       st.nextPn = Math.max(st.nextPn, p.pn + 1);

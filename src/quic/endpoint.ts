@@ -9,6 +9,7 @@ import { TLS_AES_128_GCM_SHA256 } from "../crypto/suites.js";
 import { TransportErrorCode } from "./errors.js";
 import { putFrame, transportCloseFrame } from "./frames/index.js";
 import {
+  HeaderProtectionBatch,
   LongPacketType,
   MIN_PN_AND_PAYLOAD_LENGTH,
   PacketProtection,
@@ -61,6 +62,14 @@ export interface EndpointOptions {
   maxConnectionsPerHost?: number;
   /** Stateless resets sent per second at most (RFC 9000 section 10.3.3 asks for a limit). Default 100. */
   statelessResetRate?: number;
+  /**
+   * Leave the header protection of the datagrams {@link Endpoint.send}
+   * returns to {@link Endpoint.finishSends}, which applies it to the whole
+   * burst at once (one cipher call instead of one per packet). A driver
+   * that sets this must call finishSends before any of those datagrams
+   * leaves. Default false: every datagram is complete when returned.
+   */
+  batchHeaderProtection?: boolean;
 }
 
 /** Endpoint-level events. */
@@ -151,9 +160,12 @@ export class Endpoint implements SansIo {
   private readonly options: EndpointOptions;
   private resetWindowStart = 0;
   private resetsInWindow = 0;
+  /** Header protection of the burst being sent, with `batchHeaderProtection`. */
+  private readonly headerProtectionBatch: HeaderProtectionBatch | undefined;
 
   constructor(options: EndpointOptions) {
     this.options = options;
+    this.headerProtectionBatch = options.batchHeaderProtection ? new HeaderProtectionBatch() : undefined;
     this.config = resolveConfig(options.config);
     this.acceptingConnections = options.server ?? this.config.serverTls !== undefined;
     this.resetKey = options.statelessResetKey ?? new Uint8Array(randomBytes(32));
@@ -212,6 +224,7 @@ export class Endpoint implements SansIo {
   }
 
   private add(c: Connection): void {
+    if (this.headerProtectionBatch) c.headerProtectionBatch = this.headerProtectionBatch;
     this.connections.push(c);
     c.onWake = this.wakeConnection;
     this.active.add(c);
@@ -478,6 +491,15 @@ export class Endpoint implements SansIo {
       else this.deadlines.set(c, c.timeout());
     }
     return null;
+  }
+
+  /**
+   * Completes the datagrams {@link send} returned since the last call, when
+   * the endpoint batches header protection (`batchHeaderProtection`);
+   * nothing to do otherwise.
+   */
+  finishSends(): void {
+    if (this.headerProtectionBatch && this.headerProtectionBatch.pending > 0) this.headerProtectionBatch.flush();
   }
 
   private count(d: OutgoingDatagram): OutgoingDatagram {
