@@ -225,6 +225,7 @@ export class Endpoint implements SansIo {
 
   private add(c: Connection): void {
     if (this.headerProtectionBatch) c.headerProtectionBatch = this.headerProtectionBatch;
+    this.routingVersion++;
     this.connections.push(c);
     c.onWake = this.wakeConnection;
     this.active.add(c);
@@ -239,11 +240,14 @@ export class Endpoint implements SansIo {
 
   private registerCid(c: Connection, cid: Uint8Array): void {
     const k = cidKey(cid);
+    this.routingVersion++;
     this.byCid.set(k, c);
     this.cidsOf.get(c)?.push(k);
   }
 
   private remove(c: Connection): void {
+    this.routingVersion++;
+    this.lastRouted = undefined;
     const i = this.connections.indexOf(c);
     if (i >= 0) this.connections.splice(i, 1);
     c.onWake = undefined;
@@ -277,7 +281,7 @@ export class Endpoint implements SansIo {
       this.stats.packetsIgnored++;
       return undefined;
     }
-    const conn = this.byCid.get(cidKey(dcid));
+    const conn = this.route(dcid);
     if (conn) {
       conn.recv(datagram, path, now);
       this.collectCids(conn);
@@ -297,6 +301,38 @@ export class Endpoint implements SansIo {
     }
     return this.onUnknownLongHeader(datagram, path, now);
   }
+
+  /**
+   * The connection a DCID routes to. The last answer is remembered: a bulk
+   * transfer routes every datagram to the same connection, and comparing a
+   * few bytes is cheaper than building a map key and hashing it.
+   */
+  private route(dcid: Uint8Array): Connection | undefined {
+    const last = this.lastRoutedCid;
+    if (this.lastRoutedVersion === this.routingVersion && last.length === dcid.length) {
+      let same = true;
+      for (let i = 0; i < last.length; i++) {
+        if (last[i] !== dcid[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastRouted;
+    }
+    const conn = this.byCid.get(cidKey(dcid));
+    if (conn) {
+      this.lastRoutedCid = dcid.slice();
+      this.lastRouted = conn;
+      this.lastRoutedVersion = this.routingVersion;
+    }
+    return conn;
+  }
+
+  /** Bumped whenever {@link byCid} changes, which invalidates the {@link route} cache. */
+  private routingVersion = 0;
+  private lastRoutedVersion = -1;
+  private lastRoutedCid: Uint8Array = new Uint8Array(0);
+  private lastRouted: Connection | undefined;
 
   /** Picks up CIDs a connection issued since the last look (NEW_CONNECTION_ID), and the peer's reset token it now uses. */
   private collectCids(c: Connection): void {

@@ -71,3 +71,21 @@ test("a plain config that sets maxUndecryptablePackets is resolved like any othe
   assert.equal(late.config.maxUndecryptablePackets, 4);
   assert.deepEqual(late.config.versions, [QUIC_V1.number]);
 });
+
+test("once a connection is gone, a datagram for its connection ID routes nowhere, even right after one that routed to it", () => {
+  const sent: Uint8Array[] = [];
+  const p = makePair({ aToB: { delay: 10, tamper: (d) => (sent.push(d.slice()), d) } });
+  const server = establish(p);
+  const s = p.conn.openStream(true)!;
+  p.conn.streamWrite(s.id, new Uint8Array(100), true);
+  p.link.run(() => false, 100);
+  const shortHeader = sent.filter((d) => (d[0]! & 0x80) === 0);
+  assert.ok(shortHeader.length >= 2, "the client sent no 1-RTT datagrams");
+  const path = { from: p.link.address(0), to: p.link.address(1) };
+  // Routed (a duplicate packet, dropped by the connection): the route is now remembered.
+  assert.equal(p.server.recv(shortHeader[0]!.slice(), path, p.link.now), server);
+  server.close(0, "done");
+  p.link.run(() => p.server.connectionCount === 0, 10_000);
+  assert.equal(p.server.connectionCount, 0, "the server connection was not removed");
+  assert.equal(p.server.recv(shortHeader[1]!.slice(), path, p.link.now), undefined);
+});
